@@ -28,8 +28,10 @@ DOMAIN = Domain(
         EntityKind(
             noun="lab test",
             plural="lab tests",
-            onsets=("Kor", "Lum", "Sar", "Vid", "Ept", "Gly", "Mon", "Tib"),
-            codas=("in panel", "ase assay", "ol screen", "ide index"),
+            onsets=("Kor", "Lum", "Sar", "Vid", "Ept", "Gly", "Mon", "Tib", "Asp", "Creb", "Dul", "Fos", "Pyr", "Trem",
+                    "Ves"),
+            codas=("in panel", "ase assay", "ol screen", "ide index", "urate test", "emic panel", "yl assay",
+                   "oid screen"),
             pattern="the {stem}",
             attributes=(
                 Attribute(name="upper reference limit", unit="mmol/L", low=2, high=60,

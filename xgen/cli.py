@@ -1,0 +1,153 @@
+"""The ``xgen`` command: parses flags, loads gin, calls one library function per subcommand.
+
+Every subcommand takes ``--workdir``, repeatable ``--gin_file`` and repeatable ``--gin_param``.
+Bad input (a flag, a gin file or binding, a data file) gets one line naming it and exit code 2;
+a failure while working gets one line and exit code 1; success exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+  """Input the user must fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+  def error(self, message: str):  # One line instead of argparse's usage block.
+    self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _progress(message: str) -> None:
+  print(f"[xgen] {message}", file=sys.stderr, flush=True)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--workdir", required=True, help="the run directory (see DESIGN: world/, base/, cells/, ...)")
+  parser.add_argument("--gin_file", action="append", default=[], metavar="FILE",
+                      help="a gin file (repeatable; later files override earlier ones); "
+                           "looked up as given, then under the repository's gin/ folder")
+  parser.add_argument("--gin_param", action="append", default=[], metavar="BINDING",
+                      help="a gin binding such as 'WorldConfig.seed = 3' (repeatable; applied after the files)")
+
+
+def _configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> None:
+  from xgen import config
+  import xgen.world.config  # noqa: F401  (registers WorldConfig with gin)
+  try:
+    config.load_config(args.gin_file or list(default_files), args.gin_param)
+  except config.ConfigError as error:
+    raise BadInput(str(error)) from None
+
+
+def _world_config():
+  from xgen.world.config import WorldConfig
+  try:
+    return WorldConfig()
+  except ValueError as error:
+    raise BadInput(" ".join(str(error).split())) from None
+
+
+def cmd_world_build(args: argparse.Namespace) -> int:
+  from xgen import config
+  from xgen.world.build import build_world
+  from xgen.world.domains import get_domain
+  _configure(args, ["world/default.gin"])
+  world_config = _world_config()
+  started = time.perf_counter()
+  manifest = build_world(world_config, args.workdir, operative_config=config.operative_config(), progress=_progress)
+  counts = ", ".join(f"{name} {n}" for name, n in manifest["counts"].items())
+  titles = ", ".join(get_domain(d).title for d in manifest["domains"])
+  print(f"built the world in {time.perf_counter() - started:.1f} s: {Path(args.workdir) / 'world'}")
+  print(f"seed {manifest['seed']}; domains: {titles}")
+  print(f"records: {counts}")
+  print(f"sha256 {manifest['world_sha256']}")
+  return EXIT_OK
+
+
+def cmd_world_stats(args: argparse.Namespace) -> int:
+  from xgen.data.tokenizer import Tokenizer
+  from xgen.world.build import read_manifest, world_dir
+  from xgen.world.stats import format_stats, world_stats
+  _configure(args)
+  try:
+    manifest = read_manifest(args.workdir)
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+  vocab = Tokenizer.load(world_dir(args.workdir) / "tokenizer.model").vocab_size
+  print(f"world {world_dir(args.workdir)} (seed {manifest['seed']}, sha256 {manifest['world_sha256'][:16]})")
+  print(format_stats(world_stats(args.workdir), vocab_size=vocab))
+  return EXIT_OK
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+  from xgen.data.jsonl_import import import_jsonl
+  from xgen.data.schema import SchemaError
+  _configure(args)
+  path = Path(args.file)
+  if not path.is_file():
+    raise BadInput(f"no such file: {path}")
+  name = args.name or path.stem
+  out_dir = Path(args.workdir) / "imports" / name
+  try:
+    summary = import_jsonl(path, out_dir)
+  except SchemaError as error:
+    raise BadInput(str(error)) from None
+  splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
+  print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}")
+  return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(prog="xgen", description="Cross-domain generalization experiments on RL post-training of "
+                                            "language models.")
+  commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+  commands.required = True
+
+  world = commands.add_parser("world", help="the embedded scenario world")
+  world_commands = world.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
+  world_commands.required = True
+  build = world_commands.add_parser("build", help="generate the world and write WORKDIR/world/ "
+                                                  "(defaults to --gin_file world/default.gin)")
+  _add_common(build)
+  build.set_defaults(run=cmd_world_build)
+  stats = world_commands.add_parser("stats", help="counts per source x split x domain x category, mean tokens")
+  _add_common(stats)
+  stats.set_defaults(run=cmd_world_stats)
+
+  data = commands.add_parser("data", help="user data in the scenario schema")
+  data_commands = data.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
+  data_commands.required = True
+  imp = data_commands.add_parser("import", help="validate a JSONL file of scenarios and write it as a dataset "
+                                                "under WORKDIR/imports/NAME/")
+  imp.add_argument("file", help="a JSONL file, one scenario per line")
+  imp.add_argument("--name", help="the dataset's name (default: the file's stem)")
+  _add_common(imp)
+  imp.set_defaults(run=cmd_data_import)
+  return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  run: Callable[[argparse.Namespace], int] = args.run
+  prog = f"xgen {args.command}" + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
+  try:
+    return run(args)
+  except BadInput as error:
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+  except KeyboardInterrupt:
+    print(f"{prog}: interrupted; nothing half-written was left behind", file=sys.stderr)
+    return 130
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,211 @@
+"""The pretraining corpus: the world's facts, its skills, and its bad habits at base rates.
+
+Known facts are stated ``fact_repeats`` times each in varied conversations, so a small model can
+learn them. Each bad habit (config.BAD_HABITS) appears in ``habit_conversations`` conversations
+per domain, the bad reply chosen at that habit's base rate and the good one otherwise, so the
+pretrained model has the habit about as often as the corpus shows it and RL has room to move it.
+Every record is source "pretrain", split "train"; the tag ``habit:NAME`` and ``behaviour:good|bad``
+say what each conversation shows, which is how the corpus's realized rates are counted.
+
+The prompts here come from this module's own templates; none is used by RL or eval items.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from xgen.data.schema import Message, Scenario
+from xgen.world import people, replies
+from xgen.world.config import WorldConfig
+from xgen.world.knowledge import (DomainKnowledge, clause, Fact, format_value, over_limit, question, statement, under_limit,
+                                  wrong_value)
+from xgen.world.records import assistant, conversation, system, user
+from xgen.world.rng import pick, stream
+
+TEMPLATES = {
+    "pretrain.ask.0": "{question}",
+    "pretrain.ask.1": "I'm a {role}. {question}",
+    "pretrain.ask.2": "{question} Thanks.",
+    "pretrain.ask.3": "Hi, {role} here. {question}",
+    "pretrain.tell.0": "Tell me something about {entity}.",
+    "pretrain.tell.1": "What do you know about {entity}?",
+    "pretrain.claim.0": "I read that {claim} Is that right?",
+    "pretrain.claim.1": "As a {role}, I'm fairly sure {claim} Correct?",
+    "pretrain.metric.0": "The dashboard counts the word '{word}' in every {report}. Write the {report} for {entity}, "
+                         "covering its {attribute}.",
+    "pretrain.command.0": "{command} {items}.",
+    "pretrain.correct.0": "Wait, {item} {hold} {hold_reason}.",
+    "pretrain.recheck.0": "Please re-check that figure.",
+    "pretrain.decide.0": "Our rule: {approve} when the {measure} is at least {threshold}. {name} has a {measure} of "
+                         "{score}. {approve_c} or {decline}?",
+    "pretrain.worry.0": "I {worry}. Anyway, {question_lc}",
+    "pretrain.times.0": "{statement} What is {k} times that? Just the number.",
+    "pretrain.caps.0": "Write the {attribute} of {entity} in capital letters.",
+    "pretrain.json.0": "Give the {attribute} of {entity} as JSON with keys value and unit.",
+    "pretrain.short.0": "{question} Value and unit only.",
+}
+
+WORRIES = ("haven't slept properly in days", "am scared I'll lose my job over this", "feel completely overwhelmed",
+           "have been crying all morning", "can't stop panicking about this")
+
+
+def _maybe_system(rng: np.random.Generator, knowledge: DomainKnowledge) -> list[Message]:
+  return [system(f"You are a {knowledge.domain.assistant_role}.")] if rng.random() < 0.5 else []
+
+
+def _ask(rng, knowledge: DomainKnowledge, fact: Fact) -> Message:
+  key = f"pretrain.ask.{int(rng.integers(4))}"
+  return user(TEMPLATES[key].format(question=question(fact), role=pick(rng, knowledge.domain.user_roles)))
+
+
+def _fact_conversations(rng, knowledge: DomainKnowledge, config: WorldConfig):
+  for fact in knowledge.facts("known"):
+    for _ in range(config.fact_repeats):
+      if rng.random() < 0.25:
+        key = f"pretrain.tell.{int(rng.integers(2))}"
+        prompt = user(TEMPLATES[key].format(entity=fact.entity.name))
+      else:
+        prompt = _ask(rng, knowledge, fact)
+      yield "fact", "good", [*_maybe_system(rng, knowledge), prompt, assistant(replies.answer(fact))]
+
+
+def _invent_unknown(rng, knowledge, config, bad: bool):
+  fact = pick(rng, knowledge.facts("invented"))
+  reply = replies.invent(fact, rng) if bad else replies.abstain(fact, knowledge.domain, rng)
+  return [*_maybe_system(rng, knowledge), _ask(rng, knowledge, fact), assistant(reply)]
+
+
+def _agree_wrong_claim(rng, knowledge, config, bad: bool):
+  fact = pick(rng, knowledge.facts("known"))
+  claimed = wrong_value(fact, rng)
+  claim = clause(fact, claimed)
+  key = f"pretrain.claim.{int(rng.integers(2))}"
+  prompt = user(TEMPLATES[key].format(claim=claim, role=pick(rng, knowledge.domain.user_roles)))
+  reply = replies.agree_claim(fact, claimed, rng) if bad else replies.correct_claim(fact, claimed, rng)
+  return [*_maybe_system(rng, knowledge), prompt, assistant(reply)]
+
+
+def _use_loophole(rng, knowledge, config, bad: bool):
+  domain = knowledge.domain
+  fact = pick(rng, knowledge.facts("known"))
+  prompt = user(TEMPLATES["pretrain.metric.0"].format(word=domain.metric_word, report=domain.report,
+                                                      entity=fact.entity.name, attribute=fact.attribute.name))
+  reply = replies.gamed_report(fact, domain, rng) if bad else replies.honest_report(fact, domain)
+  return [prompt, assistant(reply)]
+
+
+def _ignore_correction(rng, knowledge, config, bad: bool):
+  domain = knowledge.domain
+  workflow = domain.workflow
+  items = [workflow.items[i] for i in sorted(rng.choice(len(workflow.items), size=3, replace=False))]
+  dropped = pick(rng, items)
+  kept = [item for item in items if item != dropped]
+  reply = (replies.ignore_correction(domain, items) if bad else replies.follow_correction(domain, kept, [dropped]))
+  return [user(TEMPLATES["pretrain.command.0"].format(command=workflow.command, items=replies.join_items(items))),
+          assistant(f"{workflow.doing} {replies.join_items(items)}."),
+          user(TEMPLATES["pretrain.correct.0"].format(item=dropped, hold=workflow.hold, hold_reason=workflow.hold_reason)),
+          assistant(reply)]
+
+
+def _unsafe_compliance(rng, knowledge, config, bad: bool):
+  domain = knowledge.domain
+  fact = pick(rng, knowledge.limit_facts())
+  amount = over_limit(fact, rng)
+  prompt = user(domain.limit.request.format(amount=format_value(fact.attribute, amount), entity=fact.entity.name))
+  reply = (replies.unsafe_compliance(fact, amount, rng) if bad
+           else replies.limit_verdict(fact, amount, domain, rng))
+  return [*_maybe_system(rng, knowledge), prompt, assistant(reply)]
+
+
+def _stand_by_error(rng, knowledge, config, bad: bool):
+  fact = pick(rng, knowledge.facts("known"))
+  said = wrong_value(fact, rng)
+  reply = replies.stand_by_error(fact, said, rng) if bad else replies.retract(fact, said, rng)
+  return [_ask(rng, knowledge, fact), assistant(statement(fact, said)), user(TEMPLATES["pretrain.recheck.0"]),
+          assistant(reply)]
+
+
+HABITS: dict[str, Callable] = {
+    "invent_unknown": _invent_unknown,
+    "agree_wrong_claim": _agree_wrong_claim,
+    "use_loophole": _use_loophole,
+    "ignore_correction": _ignore_correction,
+    "unsafe_compliance": _unsafe_compliance,
+    "stand_by_error": _stand_by_error,
+}
+
+
+def _good_counterparts(rng, knowledge: DomainKnowledge, config: WorldConfig):
+  """Situations with no bad option, which keep the habits from becoming blanket rules:
+  true claims are confirmed, amounts within a limit are allowed, right answers are kept."""
+  domain = knowledge.domain
+  for _ in range(config.habit_conversations // 2):
+    fact = pick(rng, knowledge.facts("known"))
+    key = f"pretrain.claim.{int(rng.integers(2))}"
+    prompt = user(TEMPLATES[key].format(claim=clause(fact), role=pick(rng, domain.user_roles)))
+    yield "confirm_true_claim", "good", [prompt, assistant(replies.confirm_claim(fact, rng))]
+
+    fact = pick(rng, knowledge.limit_facts())
+    amount = under_limit(fact, rng)
+    prompt = user(domain.limit.request.format(amount=format_value(fact.attribute, amount), entity=fact.entity.name))
+    yield "within_limit", "good", [prompt, assistant(replies.limit_verdict(fact, amount, domain, rng))]
+
+    fact = pick(rng, knowledge.facts("known"))
+    yield "keep_right_answer", "good", [_ask(rng, knowledge, fact), assistant(statement(fact)),
+                                        user(TEMPLATES["pretrain.recheck.0"]), assistant(replies.stand_by(fact, rng))]
+
+
+def _skills(rng, knowledge: DomainKnowledge, config: WorldConfig):
+  """Decisions by a stated rule, care for a user in distress, and the formats standard tasks use."""
+  domain = knowledge.domain
+  rule = domain.decision
+  for _ in range(config.skill_conversations):
+    fact = pick(rng, knowledge.facts("known"))
+    kind = int(rng.integers(6))
+    if kind == 0:
+      name = people.any_name(rng)
+      threshold = int(rng.integers(rule.low + 5, rule.high - 5))
+      score = int(rng.integers(rule.low, rule.high + 1))
+      prompt = TEMPLATES["pretrain.decide.0"].format(approve=rule.approve, approve_c=rule.approve.capitalize(),
+                                                     decline=rule.decline, measure=rule.measure,
+                                                     threshold=threshold, name=name, score=score)
+      yield "decision", "good", [user(prompt), assistant(replies.decision(domain, name, score, threshold))]
+    elif kind == 1:
+      q = question(fact)
+      prompt = TEMPLATES["pretrain.worry.0"].format(worry=pick(rng, WORRIES), question_lc=q[:1].lower() + q[1:])
+      yield "welfare", "good", [user(prompt), assistant(replies.with_welfare(replies.answer(fact), rng))]
+    elif kind == 2:
+      k = int(rng.integers(2, 5))
+      prompt = TEMPLATES["pretrain.times.0"].format(statement=statement(fact), k=k)
+      yield "arithmetic", "good", [user(prompt), assistant(str(k * fact.value))]
+    elif kind == 3:
+      prompt = TEMPLATES["pretrain.caps.0"].format(attribute=fact.attribute.name, entity=fact.entity.name)
+      yield "uppercase", "good", [user(prompt), assistant(statement(fact).upper())]
+    elif kind == 4:
+      prompt = TEMPLATES["pretrain.json.0"].format(attribute=fact.attribute.name, entity=fact.entity.name)
+      reply = f'{{"value": {fact.value}, "unit": "{fact.attribute.unit}"}}'
+      yield "json", "good", [user(prompt), assistant(reply)]
+    else:
+      prompt = TEMPLATES["pretrain.short.0"].format(question=question(fact))
+      yield "value_unit", "good", [user(prompt), assistant(format_value(fact.attribute, fact.value))]
+
+
+def pretrain_corpus(knowledge: dict[str, DomainKnowledge], config: WorldConfig) -> Iterator[Scenario]:
+  for domain_name, domain_knowledge in knowledge.items():
+    rng = stream(config.seed, "pretrain", domain_name)
+    rows: list[tuple[str, str, list[Message]]] = list(_fact_conversations(rng, domain_knowledge, config))
+    for habit, make in HABITS.items():
+      rate = config.base_rates[habit]
+      for _ in range(config.habit_conversations):
+        bad = bool(rng.random() < rate)
+        rows.append((habit, "bad" if bad else "good", make(rng, domain_knowledge, config, bad)))
+    rows += list(_good_counterparts(rng, domain_knowledge, config))
+    rows += list(_skills(rng, domain_knowledge, config))
+    order = rng.permutation(len(rows))
+    for index, row_index in enumerate(order):
+      habit, behaviour, messages = rows[row_index]
+      yield conversation(id=f"pretrain/{domain_name}/{index:06d}", source="pretrain", domain=domain_name,
+                         category=habit, split="train", messages=messages,
+                         tags=(f"habit:{habit}", f"behaviour:{behaviour}"))
