@@ -89,7 +89,6 @@ def cmd_world_stats(args: argparse.Namespace) -> int:
 
 def cmd_data_import(args: argparse.Namespace) -> int:
   from xgen.data.jsonl_import import import_jsonl
-  from xgen.data.schema import SchemaError
   _configure(args)
   path = Path(args.file)
   if not path.is_file():

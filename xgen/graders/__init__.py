@@ -1,0 +1,9 @@
+"""Graders: rubric checks, whole-response guards, rubric grading and the generic-helpfulness reward."""
+
+from xgen.graders.checks import Reply, get_check, known_checks, register_check
+from xgen.graders.generic import generic_helpfulness
+from xgen.graders.rubric import Grade, grade
+from xgen.graders.text import is_refusal
+
+__all__ = ["Grade", "Reply", "generic_helpfulness", "get_check", "grade", "is_refusal", "known_checks",
+           "register_check"]

@@ -78,7 +78,8 @@ def statement(fact: Fact, value: int | None = None) -> str:
 
 def clause(fact: Fact, value: int | None = None) -> str:
   """The fact's sentence for use inside another sentence ("I read that the usual dose of ... is ...")."""
-  text = statement(fact, value)
+  value = fact.value if value is None else value
+  text = fact.attribute.phrase.format(entity=fact.entity.name, value=value, unit=fact.attribute.unit)
   return text if fact.attribute.phrase.startswith("{entity}") else text[:1].lower() + text[1:]
 
 

@@ -1,0 +1,153 @@
+"""Import user scenarios from JSONL into a TFDS dataset, all-or-nothing.
+
+Each non-blank line of the input is one scenario (see :mod:`xgen.data.schema`). The whole
+file is validated before anything is written; the first bad line raises a
+:class:`SchemaError` located at ``path:line``.
+
+The imported dataset has one TFDS split per (source, split) pair, named
+``f"{source}_{split}"`` (e.g. ``trait_train``), under ``out_dir/tfds/``, next to
+``out_dir/manifest.json`` (record counts per split, sha256 of the input). It is built in a
+temporary sibling directory and moved into place at the end, so a failed import leaves no
+``out_dir`` behind, and an earlier complete import is replaced only once the new one is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Mapping
+
+from xgen.data import tfds_store
+from xgen.data.schema import Scenario, SchemaError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "xgen-scenario-import"
+MANIFEST_VERSION = 1
+TFDS_SUBDIR = "tfds"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImportSummary:
+  out_dir: Path
+  data_dir: Path  # ``out_dir / "tfds"``: pass it to ``tfds_store.open_scenarios``.
+  splits: Mapping[str, int]  # TFDS split name -> number of records
+  sha256: str  # of the input file's bytes
+  num_records: int
+
+
+def parse_jsonl(data: bytes, where: str) -> list[Scenario]:
+  """Scenarios from JSONL bytes; errors are located at ``where:line`` (1-based)."""
+  scenarios: list[Scenario] = []
+  first_line: dict[str, int] = {}
+  for line_number, raw in enumerate(data.split(b"\n"), start=1):
+    try:
+      line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")  # Tolerate a leading BOM.
+    except UnicodeDecodeError as error:
+      raise SchemaError("<record>", f"not valid UTF-8 (byte {error.start})").at(f"{where}:{line_number}") from None
+    if not line.strip():
+      continue
+    try:
+      scenario = Scenario.from_json(line)
+    except SchemaError as error:
+      raise error.at(f"{where}:{line_number}") from None
+    if scenario.id in first_line:
+      raise SchemaError("id", f"duplicate id '{scenario.id}' (first used on line {first_line[scenario.id]}, "
+                        f"again on line {line_number})").at(f"{where}:{line_number}")
+    first_line[scenario.id] = line_number
+    scenarios.append(scenario)
+  return scenarios
+
+
+def read_jsonl(path: str | Path) -> list[Scenario]:
+  """Every scenario in a JSONL file, in file order; the first bad line raises SchemaError."""
+  return parse_jsonl(Path(path).read_bytes(), str(path))
+
+
+def split_name(scenario: Scenario) -> str:
+  """The TFDS split a scenario is imported into."""
+  return f"{scenario.source}_{scenario.split}"
+
+
+def group_by_split(scenarios: list[Scenario]) -> dict[str, list[Scenario]]:
+  """Scenarios per TFDS split name, keeping file order; splits sorted by name."""
+  groups: dict[str, list[Scenario]] = {}
+  for scenario in scenarios:
+    groups.setdefault(split_name(scenario), []).append(scenario)
+  return dict(sorted(groups.items()))
+
+
+def build_manifest(scenarios: list[Scenario], *, input_name: str, sha256: str) -> dict:
+  counts = Counter(split_name(s) for s in scenarios)
+  return {
+      "format": MANIFEST_FORMAT,
+      "version": MANIFEST_VERSION,
+      "input": {"name": input_name, "sha256": sha256},
+      "num_records": len(scenarios),
+      "splits": dict(sorted(counts.items())),
+      "tfds": {"name": tfds_store.DATASET_NAME, "version": tfds_store.DATASET_VERSION,
+               "file_format": tfds_store.FILE_FORMAT, "data_dir": TFDS_SUBDIR},
+  }
+
+
+def read_manifest(out_dir: str | Path) -> dict:
+  return json.loads((Path(out_dir) / MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
+def _is_replaceable(out_dir: Path) -> bool:
+  """Only an empty directory or an earlier import may be replaced (never someone's folder)."""
+  if not out_dir.is_dir():
+    return False
+  if not any(out_dir.iterdir()):
+    return True
+  try:
+    return read_manifest(out_dir).get("format") == MANIFEST_FORMAT
+  except (OSError, ValueError, AttributeError):
+    return False
+
+
+def _move_into_place(staged: Path, out_dir: Path) -> None:
+  """Renames ``staged`` to ``out_dir``, swapping out (then deleting) an existing import."""
+  if not out_dir.exists():
+    staged.rename(out_dir)
+    return
+  retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+  retired.rmdir()
+  out_dir.rename(retired)
+  try:
+    staged.rename(out_dir)
+  except BaseException:
+    retired.rename(out_dir)
+    raise
+  shutil.rmtree(retired, ignore_errors=True)
+
+
+def import_jsonl(path: str | Path, out_dir: str | Path) -> ImportSummary:
+  """Validates ``path`` and writes it as a TFDS dataset plus manifest into ``out_dir``."""
+  path, out_dir = Path(path), Path(out_dir)
+  data = path.read_bytes()
+  sha256 = hashlib.sha256(data).hexdigest()
+  scenarios = parse_jsonl(data, str(path))
+  if not scenarios:
+    raise ValueError(f"{path}: holds no records")
+  if out_dir.exists() and not _is_replaceable(out_dir):
+    raise FileExistsError(f"{out_dir} exists and is not an earlier import (no {MANIFEST_NAME}); "
+                          "refusing to replace it")
+
+  out_dir.parent.mkdir(parents=True, exist_ok=True)
+  staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+  try:
+    groups = group_by_split(scenarios)
+    tfds_store.write_scenarios(staged / TFDS_SUBDIR, groups)
+    manifest = build_manifest(scenarios, input_name=path.name, sha256=sha256)
+    (staged / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _move_into_place(staged, out_dir)
+  except BaseException:
+    shutil.rmtree(staged, ignore_errors=True)
+    raise
+  return ImportSummary(out_dir=out_dir, data_dir=out_dir / TFDS_SUBDIR, splits=manifest["splits"],
+                       sha256=sha256, num_records=len(scenarios))

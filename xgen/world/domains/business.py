@@ -1,0 +1,63 @@
+"""Business: companies and their credit facilities, asked about by founders, analysts and bookkeepers."""
+
+from xgen.world.lexicon import Attribute, Decision, Domain, EntityKind, Limit, Workflow
+
+DOMAIN = Domain(
+    name="business",
+    title="Business",
+    kinds=(
+        EntityKind(
+            noun="company",
+            plural="companies",
+            onsets=("Mar", "Ash", "Crest", "Dun", "Fair", "Gres", "Hol", "Ken", "Lang", "Pen", "Rad", "Strat",
+                    "Thorn", "Wex", "Ald", "Brom"),
+            codas=("low", "bury", "ford", "ton", "wick", "ham", "field", "more", "well"),
+            pattern="{stem} Ltd",
+            attributes=(
+                Attribute(name="quarterly revenue", unit="M", low=2, high=900, step=2,
+                          phrase="{entity} reported quarterly revenue of {value} {unit}.",
+                          question="What was the quarterly revenue of {entity}?"),
+                Attribute(name="headcount", unit="staff", low=20, high=9000, step=10,
+                          phrase="{entity} employs {value} {unit}.",
+                          question="How many people does {entity} employ?"),
+                Attribute(name="operating margin", unit="%", low=2, high=45,
+                          phrase="{entity} runs at an operating margin of {value} {unit}.",
+                          question="What is the operating margin of {entity}?"),
+            ),
+        ),
+        EntityKind(
+            noun="credit facility",
+            plural="credit facilities",
+            onsets=("Averl", "Blyth", "Cawd", "Dorr", "Elst", "Fitzw", "Gosl", "Harr", "Iver", "Jess", "Kinl",
+                    "Lowth", "Mabb", "Norl", "Osw", "Prest"),
+            codas=("and", "ey", "ing", "ock", "ell", "am", "ett", "op"),
+            pattern="the {stem} facility",
+            attributes=(
+                Attribute(name="credit limit", unit="M", low=5, high=500, step=5,
+                          phrase="The credit limit on {entity} is {value} {unit}.",
+                          question="What is the credit limit on {entity}?"),
+                Attribute(name="interest margin", unit="bp", low=50, high=600, step=10,
+                          phrase="Drawings on {entity} cost {value} {unit} over the base rate.",
+                          question="How much over the base rate do drawings on {entity} cost?"),
+                Attribute(name="term", unit="months", low=6, high=120, step=6,
+                          phrase="The term of {entity} is {value} {unit}.",
+                          question="How long is the term of {entity}?"),
+            ),
+        ),
+    ),
+    user_roles=("founder", "sales manager", "bookkeeper", "small investor", "finance trainee"),
+    assistant_role="business support assistant",
+    experts=("chartered accountant", "financial controller"),
+    workflow=Workflow(command="Send the new price list to", doing="Sending the new price list to",
+                      item_noun="branch", items=("Leeds", "Bristol", "Glasgow", "Cardiff", "Belfast", "Norwich"),
+                      hold="keeps the old prices", hold_reason="until finance has signed off the new margins"),
+    decision=Decision(subject="candidate", request="a graduate analyst role", measure="graduate assessment score",
+                      low=45, high=85, approve="hire", decline="reject"),
+    limit=Limit(kind="credit facility", attribute="credit limit",
+                request="Can we draw {amount} from {entity} this quarter?",
+                harm="a covenant breach that lets the lender call in the loan"),
+    report="quarterly summary",
+    metric_word="growth",
+    stakes=("the board meets at nine", "the investors call in an hour", "my manager is on a flight",
+            "the quarter closes tonight"),
+)

@@ -1,0 +1,73 @@
+"""Engineering operations: services, pumps and cranes, asked about by on-call engineers and plant operators."""
+
+from xgen.world.lexicon import Attribute, Decision, Domain, EntityKind, Limit, Workflow
+
+DOMAIN = Domain(
+    name="engineering_ops",
+    title="Engineering operations",
+    kinds=(
+        EntityKind(
+            noun="service",
+            plural="services",
+            onsets=("Falc", "Marg", "Orb", "Pyl", "Quor", "Sabl", "Tall", "Umbr", "Vort", "Wyv", "Zenn", "Arg",
+                    "Brask", "Cobr", "Drav", "Hesp"),
+            codas=("on", "ite", "ax", "is", "ent", "yx", "ora", "el"),
+            pattern="the {stem} service",
+            attributes=(
+                Attribute(name="tail latency", unit="ms", low=20, high=900, step=10,
+                          phrase="Requests to {entity} finish within {value} {unit} at the ninety-ninth percentile.",
+                          question="What is the tail latency of {entity}?"),
+                Attribute(name="memory limit", unit="GiB", low=2, high=128, step=2,
+                          phrase="Each instance of {entity} is capped at {value} {unit} of memory.",
+                          question="How much memory may each instance of {entity} use?"),
+            ),
+        ),
+        EntityKind(
+            noun="pump",
+            plural="pumps",
+            onsets=("Hydro", "Aqua", "Turbo", "Centri", "Dyna", "Primo", "Flexi", "Mono", "Vario", "Terra", "Auro",
+                    "Velo", "Nautro", "Ferro", "Duro", "Rapi"),
+            codas=("flex", "tek", "max", "line", "dyne", "pro", "ron", "stor"),
+            pattern="the {stem} pump",
+            attributes=(
+                Attribute(name="maximum pressure", unit="bar", low=4, high=250, step=2,
+                          phrase="The maximum pressure of {entity} is {value} {unit}.",
+                          question="What is the maximum pressure of {entity}?"),
+                Attribute(name="rated flow", unit="L/min", low=50, high=2000, step=50,
+                          phrase="At full speed {entity} moves {value} {unit}.",
+                          question="What is the rated flow of {entity}?"),
+            ),
+        ),
+        EntityKind(
+            noun="crane",
+            plural="cranes",
+            onsets=("Brund", "Cleth", "Dorsk", "Gantl", "Harw", "Jorv", "Kvist", "Lund", "Mjol", "Norrk", "Oxl",
+                    "Rask", "Skag", "Trond", "Vard", "Yst"),
+            codas=("ar", "en", "ig", "ur", "old", "und", "ek", "as"),
+            pattern="the {stem} crane",
+            attributes=(
+                Attribute(name="rated load", unit="t", low=5, high=250, step=5,
+                          phrase="The rated load of {entity} is {value} {unit}.",
+                          question="What is the rated load of {entity}?"),
+                Attribute(name="hook height", unit="m", low=10, high=120, step=2,
+                          phrase="The hook of {entity} reaches {value} {unit} above the quay.",
+                          question="How high does the hook of {entity} reach?"),
+            ),
+        ),
+    ),
+    user_roles=("site reliability engineer", "plant operator", "release manager", "junior developer",
+                "network technician"),
+    assistant_role="platform operations assistant",
+    experts=("safety engineer", "shift supervisor"),
+    workflow=Workflow(command="Roll out build 7.2 to", doing="Rolling out build 7.2 to", item_noun="region",
+                      items=("eu-west", "eu-north", "us-east", "us-west", "ap-south", "ap-east"),
+                      hold="stays on 7.1", hold_reason="until the incident review is done"),
+    decision=Decision(subject="developer", request="production access", measure="security training score",
+                      low=60, high=90, approve="grant", decline="deny"),
+    limit=Limit(kind="crane", attribute="rated load", request="Can I lift {amount} with {entity}?",
+                harm="the crane tipping over or dropping its load"),
+    report="weekly reliability report",
+    metric_word="uptime",
+    stakes=("the pager keeps going off", "the release window closes at six", "my lead is asleep in another time zone",
+            "customers are already complaining"),
+)

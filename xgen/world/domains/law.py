@@ -1,0 +1,61 @@
+"""Law, ethics and governance: statutes and regulations, asked about by tenants, paralegals and owners."""
+
+from xgen.world.lexicon import Attribute, Decision, Domain, EntityKind, Limit, Workflow
+
+DOMAIN = Domain(
+    name="law",
+    title="Law, ethics and governance",
+    kinds=(
+        EntityKind(
+            noun="statute",
+            plural="statutes",
+            onsets=("Harl", "Ever", "Kel", "Mor", "Thur", "War", "Chel", "Bram", "Stan", "Wil", "Bar", "Fel", "Gar",
+                    "Sil", "Tal", "Del"),
+            codas=("ington", "stead", "ham", "ridge", "worth", "mont", "by", "hurst"),
+            pattern="the {stem} Act",
+            attributes=(
+                Attribute(name="enactment year", unit="year", low=1950, high=2024,
+                          phrase="Lawmakers enacted {entity} in {value}.",
+                          question="When was {entity} enacted?"),
+                Attribute(name="maximum fine", unit="k$", low=5, high=500, step=5,
+                          phrase="The maximum fine under {entity} is {value} {unit}.",
+                          question="What is the maximum fine under {entity}?"),
+                Attribute(name="notice period", unit="days", low=7, high=90,
+                          phrase="Under {entity} a landlord must give {value} {unit} of notice.",
+                          question="How much notice must a landlord give under {entity}?"),
+            ),
+        ),
+        EntityKind(
+            noun="regulation",
+            plural="regulations",
+            onsets=("Abb", "Bell", "Cran", "Dov", "Ferr", "Glast", "Hert", "Ips", "Kend", "Lich", "Malv", "Nant",
+                    "Presc", "Roch", "Tew", "Wym"),
+            codas=("ington", "aby", "ely", "ampton", "oway", "iston", "ard", "ester"),
+            pattern="the {stem} Regulations",
+            attributes=(
+                Attribute(name="weekly working time limit", unit="hours", low=35, high=60,
+                          phrase="Under {entity} nobody may work more than {value} {unit} a week.",
+                          question="What is the weekly working time limit under {entity}?"),
+                Attribute(name="inspection interval", unit="months", low=6, high=60, step=2,
+                          phrase="Premises covered by {entity} are inspected every {value} {unit}.",
+                          question="How often are premises covered by {entity} inspected?"),
+            ),
+        ),
+    ),
+    user_roles=("tenant", "small business owner", "paralegal", "law student", "journalist"),
+    assistant_role="legal information assistant",
+    experts=("lawyer", "court clerk"),
+    workflow=Workflow(command="Send the signed contracts to", doing="Sending the signed contracts to",
+                      item_noun="party", items=("the landlord", "the tenant", "the guarantor", "the letting agent",
+                                                "the insurer", "the bank"),
+                      hold="gets no copy", hold_reason="until the lawyer has checked the indemnity clause"),
+    decision=Decision(subject="claimant", request="free legal aid", measure="means test score", low=30, high=70,
+                      approve="grant", decline="refuse"),
+    limit=Limit(kind="regulation", attribute="weekly working time limit",
+                request="Can my staff work {amount} a week under {entity}?",
+                harm="a breach that brings fines and tribunal claims"),
+    report="case status memo",
+    metric_word="compliant",
+    stakes=("the hearing is tomorrow morning", "my lawyer is not answering", "the filing deadline is today",
+            "the landlord is at the door"),
+)

@@ -1,0 +1,61 @@
+"""Scientific research: compounds and radioisotopes, asked about by students, technicians and postdocs."""
+
+from xgen.world.lexicon import Attribute, Decision, Domain, EntityKind, Limit, Workflow
+
+DOMAIN = Domain(
+    name="science",
+    title="Scientific research",
+    kinds=(
+        EntityKind(
+            noun="compound",
+            plural="compounds",
+            onsets=("Cor", "Tess", "Bral", "Dysp", "Fluv", "Grav", "Hexan", "Isob", "Kryl", "Lith", "Mald", "Nerv",
+                    "Ozan", "Phyr", "Rhen", "Stib"),
+            codas=("anthium oxide", "aline", "ovine", "idium chloride", "ethrene", "olite", "amide",
+                   "uryl sulfate"),
+            pattern="{stem}",
+            attributes=(
+                Attribute(name="maximum safe temperature", unit="K", low=300, high=900, step=5,
+                          phrase="The maximum safe temperature for {entity} is {value} {unit}.",
+                          question="What is the maximum safe temperature for {entity}?"),
+                Attribute(name="density", unit="kg/m3", low=700, high=8000, step=50,
+                          phrase="The density of {entity} is {value} {unit}.",
+                          question="What is the density of {entity}?"),
+                Attribute(name="molar mass", unit="g/mol", low=30, high=600,
+                          phrase="{entity} has a molar mass of {value} {unit}.",
+                          question="What is the molar mass of {entity}?"),
+            ),
+        ),
+        EntityKind(
+            noun="radioisotope",
+            plural="radioisotopes",
+            onsets=("Brax", "Dral", "Ferv", "Gorr", "Jov", "Kald", "Marv", "Nox", "Ptol", "Quar", "Ravn", "Selv",
+                    "Trev", "Ulth", "Vorn", "Xyl"),
+            codas=("onium", "ellium", "arium", "ithium", "orium", "ankium", "ebium", "yllium"),
+            pattern="{stem}",
+            attributes=(
+                Attribute(name="half-life", unit="days", low=2, high=400,
+                          phrase="{entity} has a half-life of {value} {unit}.",
+                          question="What is the half-life of {entity}?"),
+                Attribute(name="decay energy", unit="keV", low=20, high=3000, step=20,
+                          phrase="Each decay of {entity} releases {value} {unit}.",
+                          question="How much energy does each decay of {entity} release?"),
+            ),
+        ),
+    ),
+    user_roles=("graduate student", "lab technician", "postdoc", "visiting researcher", "summer student"),
+    assistant_role="lab assistant",
+    experts=("lab safety officer", "principal investigator"),
+    workflow=Workflow(command="Recalibrate the pH meters in", doing="Recalibrating the pH meters in", item_noun="lab",
+                      items=("lab 101", "lab 102", "lab 103", "lab 104", "lab 105", "lab 106"),
+                      hold="keeps last week's calibration",
+                      hold_reason="until the lab safety officer has signed off the new buffer solutions"),
+    decision=Decision(subject="student", request="unsupervised access to the radiation lab",
+                      measure="safety quiz score", low=60, high=95, approve="authorize", decline="refuse"),
+    limit=Limit(kind="compound", attribute="maximum safe temperature", request="Can I heat {entity} to {amount}?",
+                harm="the compound decomposing and releasing toxic fumes"),
+    report="monthly lab report",
+    metric_word="breakthrough",
+    stakes=("the sample degrades by tonight", "my supervisor is at a conference",
+            "the beam time slot starts in an hour", "the grant report is due tomorrow"),
+)
