@@ -97,7 +97,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
   out_dir = Path(args.workdir) / "imports" / name
   try:
     summary = import_jsonl(path, out_dir)
-  except SchemaError as error:
+  except (ValueError, FileExistsError) as error:  # SchemaError is a ValueError and names file:line
     raise BadInput(str(error)) from None
   splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
   print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}")

@@ -42,6 +42,9 @@ def trainer_options(vocab_size: int, *, max_sentence_length: int = 1 << 16) -> d
   return dict(
       model_type=MODEL_TYPE,
       vocab_size=vocab_size,
+      # A cap, not a demand: a small corpus (a one-domain world) yields fewer pieces instead of failing.
+      # The model reads the size from the trained tokenizer.
+      hard_vocab_limit=False,
       byte_fallback=True,
       character_coverage=1.0,
       num_threads=1,

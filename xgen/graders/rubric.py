@@ -8,6 +8,7 @@ points earned. A guard firing on any stage's response zeroes the score.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from typing import Sequence
 
@@ -58,6 +59,11 @@ def check_responses(scenario: Scenario, responses: Sequence[str]) -> tuple[str, 
   return responses
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(check) -> inspect.Signature:
+  return inspect.signature(check)
+
+
 def run_criteria(scenario: Scenario, responses: Sequence[str]) -> tuple[bool, ...]:
   """Each criterion's check on the response to its stage."""
   results = []
@@ -69,7 +75,7 @@ def run_criteria(scenario: Scenario, responses: Sequence[str]) -> tuple[bool, ..
     args = {k: v for k, v in criterion.args.items() if k != "stage"}
     reply = Reply(text=responses[criterion.args.get("stage", -1)], responses=tuple(responses), scenario=scenario)
     try:
-      inspect.signature(check).bind(reply, **args)
+      _signature(check).bind(reply, **args)
     except TypeError as error:
       raise ValueError(f"{scenario.id}: rubric[{index}]: bad args for check '{criterion.check}': {error}") from None
     results.append(bool(check(reply, **args)))
