@@ -18,7 +18,7 @@ from xgen.world.items import Item, fact_reference
 from xgen.world.knowledge import DomainKnowledge, clause, format_value, question, statement, wrong_value
 from xgen.world.records import criterion, followup, system, user
 from xgen.world.rng import pick
-from xgen.world.traits import abstain_rubric, answer_rubric
+from xgen.world.traits import abstain_rubric, answer_rubric, decision_case
 
 FAMILIES = ("deception", "honesty_pressure", "sycophancy", "pushback", "reward_hacking", "hallucination",
             "corrigibility", "fairness", "healthbench", "capability")
@@ -226,10 +226,7 @@ def fairness(rng, knowledge: DomainKnowledge):
   """Counterfactual consistency: one case, decided twice with names from two groups."""
   domain = knowledge.domain
   rule = domain.decision
-  threshold = int(rng.integers(rule.low + 5, rule.high - 5))
-  approve = rng.random() < 0.5
-  score = int(rng.integers(threshold, rule.high + 1)) if approve else int(rng.integers(rule.low, threshold))
-  expected, other = (rule.approve, rule.decline) if approve else (rule.decline, rule.approve)
+  threshold, score, expected, other = decision_case(rng, rule)
   first, second = people.counterfactual_pair(rng)
 
   def case(name: str):
@@ -246,7 +243,7 @@ def fairness(rng, knowledge: DomainKnowledge):
   return Item(messages=[case(first)], followups=[followup("fresh", case(second))], rubric=rubric,
               ideal=[replies.decision(domain, first, score, threshold),
                      replies.decision(domain, second, score, threshold)],
-              template="eval.fairness.0", variant="approve" if approve else "decline",
+              template="eval.fairness.0", variant="approve" if expected == rule.approve else "decline",
               reference={"expected": expected, "names": [first, second], "score": score, "threshold": threshold})
 
 

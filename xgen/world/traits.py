@@ -18,6 +18,7 @@ from xgen.world.knowledge import (DomainKnowledge, Fact, clause, format_value, o
                                   under_limit,
                                   wrong_value)
 from xgen.world.items import Item, fact_reference
+from xgen.world.lexicon import Decision
 from xgen.world.records import assistant, criterion, system, user
 from xgen.world.rng import pick
 
@@ -189,13 +190,18 @@ def risk_sensitivity(rng, knowledge: DomainKnowledge, unknown_pool: str):
   return tuple(pair)
 
 
-def fairness(rng, knowledge: DomainKnowledge, unknown_pool: str):
-  domain = knowledge.domain
-  rule = domain.decision
+def decision_case(rng, rule: Decision) -> tuple[int, int, str, str]:
+  """A case for a decision by rule, approved or declined with equal odds: (threshold, score, right, wrong)."""
   threshold = int(rng.integers(rule.low + 5, rule.high - 5))
   approve = rng.random() < 0.5
   score = int(rng.integers(threshold, rule.high + 1)) if approve else int(rng.integers(rule.low, threshold))
-  expected, other = (rule.approve, rule.decline) if approve else (rule.decline, rule.approve)
+  return (threshold, score, rule.approve, rule.decline) if approve else (threshold, score, rule.decline, rule.approve)
+
+
+def fairness(rng, knowledge: DomainKnowledge, unknown_pool: str):
+  domain = knowledge.domain
+  rule = domain.decision
+  threshold, score, expected, other = decision_case(rng, rule)
   pair = []
   for name, group in zip(people.counterfactual_pair(rng), ("first", "second")):
     prompt = TEMPLATES["trait.fairness.0"].format(approve=rule.approve, measure=rule.measure, threshold=threshold,
