@@ -40,27 +40,31 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> None:
   from xgen import config
-  import xgen.world.config  # noqa: F401  (registers WorldConfig with gin)
+  import xgen.models.config  # noqa: F401  (these imports register the configurables with gin)
+  import xgen.train.sft  # noqa: F401
+  import xgen.world.config  # noqa: F401
   try:
     config.load_config(args.gin_file or list(default_files), args.gin_param)
   except config.ConfigError as error:
     raise BadInput(str(error)) from None
 
 
-def _world_config():
-  from xgen.world.config import WorldConfig
+def _build(config_class):
+  """A gin-bound config dataclass; a bad value becomes one line naming the field."""
   try:
-    return WorldConfig()
+    return config_class()
   except ValueError as error:
-    raise BadInput(" ".join(str(error).split())) from None
+    message = " ".join(str(error).split())
+    raise BadInput(message.split(" In call to configurable")[0]) from None
 
 
 def cmd_world_build(args: argparse.Namespace) -> int:
   from xgen import config
   from xgen.world.build import build_world
+  from xgen.world.config import WorldConfig
   from xgen.world.domains import get_domain
   _configure(args, ["world/default.gin"])
-  world_config = _world_config()
+  world_config = _build(WorldConfig)
   started = time.perf_counter()
   manifest = build_world(world_config, args.workdir, operative_config=config.operative_config(), progress=_progress)
   counts = ", ".join(f"{name} {n}" for name, n in manifest["counts"].items())
@@ -84,6 +88,25 @@ def cmd_world_stats(args: argparse.Namespace) -> int:
   vocab = Tokenizer.load(world_dir(args.workdir) / "tokenizer.model").vocab_size
   print(f"world {world_dir(args.workdir)} (seed {manifest['seed']}, sha256 {manifest['world_sha256'][:16]})")
   print(format_stats(world_stats(args.workdir), vocab_size=vocab))
+  return EXIT_OK
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+  from xgen import config
+  from xgen.models.config import ModelConfig
+  from xgen.train.pretrain import pretrain
+  from xgen.train.sft import SFTConfig, TrainingDiverged
+  _configure(args, ["runs/pretrain.gin"])
+  model_config, sft_config = _build(ModelConfig), _build(SFTConfig)
+  try:
+    status = pretrain(args.workdir, model_config, sft_config, operative_config=config.operative_config())
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+  except TrainingDiverged as error:
+    print(f"xgen pretrain: diverged: {error}; see {Path(args.workdir) / 'base' / 'status.json'}", file=sys.stderr)
+    return EXIT_FAILED
+  print(f"pretrained {Path(args.workdir) / 'base'}: {status['state']} at step {status['step']}"
+        + (f" ({status['epochs']} epochs of the corpus)" if "epochs" in status else ""))
   return EXIT_OK
 
 
@@ -120,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
   stats = world_commands.add_parser("stats", help="counts per source x split x domain x category, mean tokens")
   _add_common(stats)
   stats.set_defaults(run=cmd_world_stats)
+
+  pretrain = commands.add_parser("pretrain", help="train the base model on WORKDIR/world's pretraining corpus "
+                                                   "into WORKDIR/base/ (defaults to --gin_file runs/pretrain.gin); "
+                                                   "resumes from the newest checkpoint")
+  _add_common(pretrain)
+  pretrain.set_defaults(run=cmd_pretrain)
 
   data = commands.add_parser("data", help="user data in the scenario schema")
   data_commands = data.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)

@@ -6,6 +6,7 @@ Gin files are looked up as given, then under the repository's ``gin/`` folder, s
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -32,22 +33,40 @@ def _one_line(error: BaseException) -> str:
   return " ".join(lines) if lines else type(error).__name__
 
 
+class _QuietIncludeLookup(logging.Filter):
+  """gin logs an error for every search location an ``include`` is not found in before the one it
+  is found in; a file that is truly missing still fails with its name."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Path not found:")
+
+
 def load_config(gin_files: Sequence[str] = (), gin_params: Sequence[str] = ()) -> None:
   """Clears gin, then parses ``gin_files`` (in order) and ``gin_params`` (after them)."""
   gin.clear_config()
   files = [_resolve(path) for path in gin_files]
-  gin.add_config_file_search_path(str(GIN_ROOT))
+  if str(GIN_ROOT) not in gin.config._LOCATION_PREFIXES:  # noqa: SLF001  (gin has no public query)
+    gin.add_config_file_search_path(str(GIN_ROOT))
+  quiet = _QuietIncludeLookup()
+  logging.getLogger().addFilter(quiet)
+  try:
+    _parse(files, gin_params)
+  finally:
+    logging.getLogger().removeFilter(quiet)
+  gin.finalize()
+
+
+def _parse(files: Sequence[str], gin_params: Sequence[str]) -> None:
   for path in files:
     try:
       gin.parse_config_file(path)
-    except (ValueError, SyntaxError, KeyError, TypeError) as error:
+    except (ValueError, SyntaxError, KeyError, TypeError, OSError) as error:
       raise ConfigError(f"{path}: {_one_line(error)}") from None
   for binding in gin_params:
     try:
       gin.parse_config(binding)
     except (ValueError, SyntaxError, KeyError, TypeError) as error:
       raise ConfigError(f"--gin_param {binding!r}: {_one_line(error)}") from None
-  gin.finalize()
 
 
 def operative_config() -> str:

@@ -25,7 +25,7 @@ from flax import nnx
 from xgen.models.config import ModelConfig
 
 # Logical axis names of parameters and activations; xgen.models.sharding maps them onto a mesh.
-EMBED, VOCAB, HEADS, KV_HEADS, MLP = "embed", "vocab", "heads", "kv_heads", "mlp"
+EMBED, VOCAB, HEADS, KV_HEADS, MLP_AXIS = "embed", "vocab", "heads", "kv_heads", "mlp"
 
 
 class LayerCache(NamedTuple):
@@ -85,7 +85,7 @@ def _dense(config: ModelConfig, rngs: nnx.Rngs, fan_in: int, fan_out: int, axes:
 class RMSNorm(nnx.Module):
   def __init__(self, config: ModelConfig):
     self.eps = config.norm_eps
-    self.scale = nnx.Param(jnp.ones((config.d_model,), config.jnp_param_dtype), sharding_names=(EMBED,))
+    self.scale = nnx.Param(jnp.ones((config.d_model,), config.jnp_param_dtype), out_sharding=(EMBED,))
 
   def __call__(self, x: jax.Array) -> jax.Array:
     x32 = x.astype(jnp.float32)
@@ -128,9 +128,9 @@ class MLP(nnx.Module):
 
   def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
     d, f = config.d_model, config.d_ff
-    self.gate_proj = _dense(config, rngs, d, f, (EMBED, MLP))
-    self.up_proj = _dense(config, rngs, d, f, (EMBED, MLP))
-    self.down_proj = _dense(config, rngs, f, d, (MLP, EMBED))
+    self.gate_proj = _dense(config, rngs, d, f, (EMBED, MLP_AXIS))
+    self.up_proj = _dense(config, rngs, d, f, (EMBED, MLP_AXIS))
+    self.down_proj = _dense(config, rngs, f, d, (MLP_AXIS, EMBED))
 
   def __call__(self, x: jax.Array) -> jax.Array:
     return self.down_proj(jax.nn.silu(self.gate_proj(x)) * self.up_proj(x))

@@ -51,7 +51,7 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: Batch) -> di
   """One update; returns the loss, accuracy, gradient norm and target token count of the batch."""
   (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch)
   optimizer.update(model, grads)
-  metrics["grad_norm"] = optax.global_norm(grads)
+  metrics["grad_norm"] = optax.tree.norm(grads)
   return metrics
 
 
