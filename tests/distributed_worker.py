@@ -64,6 +64,8 @@ def run(name: str, process_local: bool) -> dict[str, np.ndarray]:
       rows = sharding.process_rows(BATCH)
       arrays = tuple(a[rows] for a in arrays)
     batch = sharding.shard_batch(Batch(*arrays), mesh, process_local=process_local)
+    result["batch_shape"] = np.array(batch.tokens.shape)
+    result["batch_shard_shape"] = np.array(batch.tokens.addressable_shards[0].data.shape)
     context = mesh
   losses = []
   for _ in range(STEPS):

@@ -186,3 +186,15 @@ def test_config_is_hashable_and_normalizes_stop_ids():
   config = SamplingConfig(max_new_tokens=4, stop_ids=[7, 8])
   assert config.stop_ids == (7, 8)
   assert hash(config) == hash(SamplingConfig(max_new_tokens=4, stop_ids=(7, 8)))
+
+
+def test_decode_consumes_the_donated_cache(model, greedy):
+  from xgen.models import sampler
+  structure, knobs = sampler._split_config(SamplingConfig(max_new_tokens=NEW_TOKENS, temperature=0.0))
+  tokens, valid, lengths = pad_prompts(PROMPTS, 0, model.config.vocab_size)
+  graphdef, state = nnx.split(model)
+  last_logits, cache = sampler._prefill(graphdef, state, jnp.asarray(tokens), jnp.asarray(valid), NEW_TOKENS)
+  out = sampler._decode(graphdef, state, cache, last_logits, jnp.asarray(valid), jnp.asarray(lengths),
+                        jax.random.key(0), knobs, structure, 0)
+  np.testing.assert_array_equal(out[0], greedy.tokens)
+  assert all(layer.k.is_deleted() and layer.v.is_deleted() for layer in cache)

@@ -107,6 +107,11 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return EXIT_FAILED
   print(f"pretrained {Path(args.workdir) / 'base'}: {status['state']} at step {status['step']}"
         + (f" ({status['epochs']} epochs of the corpus)" if "epochs" in status else ""))
+  if args.probes:
+    from xgen.eval.base_report import base_behaviour
+    _progress(f"probing the base model ({args.probes} probes per kind and domain)")
+    print(base_behaviour(args.workdir, model_config, per_kind=args.probes))
+    print(f"written to {Path(args.workdir) / 'base' / 'behaviour.json'}")
   return EXIT_OK
 
 
@@ -148,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "into WORKDIR/base/ (defaults to --gin_file runs/pretrain.gin); "
                                                    "resumes from the newest checkpoint")
   _add_common(pretrain)
+  pretrain.add_argument("--probes", type=int, default=40, metavar="N",
+                        help="after training, probe fact recall and each bad habit with N conversations per domain "
+                             "(0 to skip); written to WORKDIR/base/behaviour.json")
   pretrain.set_defaults(run=cmd_pretrain)
 
   data = commands.add_parser("data", help="user data in the scenario schema")

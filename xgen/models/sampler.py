@@ -4,11 +4,13 @@
 
 Prompts (lists of token ids, of any lengths) are left-padded to a common length ``P``, rounded up to
 a multiple of ``PROMPT_BUCKET`` so that prompts of similar lengths share one compiled program. One
-forward over all prompt tokens (the prefill) fills a cache of length ``P + max_new_tokens``; then a
-``jax.lax.scan`` decodes one token per step, writing the key and value of the token fed at step
-``t`` at cache index ``P + t``. Every row's positions start at 0 at its first real token, and the
-mask of each step lets a query see exactly its row's real prompt tokens and the tokens generated so
-far, so padding never changes what a row produces.
+forward over all prompt tokens (the prefill) fills a cache of length ``P + max_new_tokens`` and gives
+the logits of generated token 0; then a ``jax.lax.scan`` decodes one token per step: generated token
+``t`` is fed back at the next step, its key and value written at cache index ``P + t`` (so N tokens
+cost one prefill and N - 1 single-token forwards). Every row's positions start at 0 at its first
+real token, and the mask of each step lets a query see exactly its row's real prompt tokens and the
+tokens generated so far, so padding never changes what a row produces. A row that has emitted a
+stop token emits ``pad_id`` (log-prob 0) from then on.
 
 Sampling: greedy argmax when ``temperature == 0``; otherwise ``logits / temperature``, then top-k,
 then top-p (nucleus), then ``jax.random.categorical`` with the key ``jax.random.fold_in(key, t)``
