@@ -23,11 +23,11 @@ from typing import Callable
 import jax
 import numpy as np
 
-from xgen.models.config import ModelConfig
+from xgen.models.config import model_config_from_gin
 from xgen.models.sampler import SamplingConfig, full_recompute_generate, generate
 from xgen.models.transformer import build_model
 
-MODEL = ModelConfig(vocab_size=2048, d_model=256, n_layers=4, n_heads=4, n_kv_heads=2, d_ff=704)
+MODEL = model_config_from_gin("models/small.gin", vocab_size=2048)  # the default study's policy
 BATCHES = (32, 128)
 
 

@@ -28,13 +28,14 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from xgen.models.config import ModelConfig  # noqa: E402
+from xgen.models.config import ModelConfig, model_config_from_gin  # noqa: E402
 from xgen.models.transformer import build_model  # noqa: E402
 from xgen.train import step as step_lib  # noqa: E402
 
 SIZES = {
     "d128": ModelConfig(vocab_size=2048, d_model=128, n_layers=4, n_heads=4, n_kv_heads=2, d_ff=352),
-    "default": ModelConfig(vocab_size=2048, d_model=256, n_layers=4, n_heads=4, n_kv_heads=2, d_ff=704),
+    # The default study's size, as gin/models/small.gin sets it, with the default world's vocabulary.
+    "default": model_config_from_gin("models/small.gin", vocab_size=2048),
 }
 
 

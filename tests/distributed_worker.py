@@ -38,6 +38,25 @@ def make_batch():
   return tokens, segment_ids, loss_mask
 
 
+def sample(model, mesh) -> np.ndarray:
+  """Greedy and temperature-1 continuations of prompts of different lengths, with the KV-cache sampler."""
+  import contextlib
+
+  import jax
+
+  from xgen.models import sharding
+  from xgen.models.sampler import SamplingConfig, generate
+  rng = np.random.default_rng(SEED + 1)
+  prompts = [rng.integers(1, CONFIG["vocab_size"], size=3 + 2 * i).tolist() for i in range(BATCH)]
+  outputs = []
+  with sharding.mesh_context(mesh) if mesh is not None else contextlib.nullcontext():
+    for temperature in (0.0, 1.0):
+      config = SamplingConfig(max_new_tokens=12, temperature=temperature)
+      out = generate(model, prompts, config, jax.random.PRNGKey(SEED))
+      outputs.append(np.asarray(jax.device_get(out.tokens)))
+  return np.stack(outputs)
+
+
 def run(name: str, process_local: bool) -> dict[str, np.ndarray]:
   import jax
   from flax import nnx
@@ -76,6 +95,7 @@ def run(name: str, process_local: bool) -> dict[str, np.ndarray]:
         metrics = train_step(model, optimizer, batch)
     losses.append(float(metrics["loss"]))
   result["losses"] = np.array(losses)
+  result["sampled"] = sample(model, context)
   params = nnx.to_flat_state(nnx.state(model, nnx.Param))
   moments = dict(nnx.to_flat_state(nnx.state(optimizer)))
   for path, variable in params:

@@ -113,6 +113,14 @@ def test_mesh_steps_match_one_device(mesh_runs, mesh):
     np.testing.assert_allclose(params(run)[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
 
 
+@pytest.mark.parametrize("mesh", MESHES)
+def test_mesh_sampling_matches_one_device(mesh_runs, mesh):
+  # Greedy and temperature-1 tokens from the trained model, KV-cache sampler on the mesh.
+  reference, run = mesh_runs["single"]["sampled"], mesh_runs[mesh]["sampled"]
+  assert reference.shape == (2, 8, 12)
+  np.testing.assert_array_equal(run, reference)
+
+
 def test_fsdp_mesh_really_shards_parameters(mesh_runs):
   run = mesh_runs["2,4,1"]
   key = "layers/0/mlp/up_proj/kernel"

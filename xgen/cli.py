@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "into WORKDIR/base/ (defaults to --gin_file runs/pretrain.gin); "
                                                    "resumes from the newest checkpoint")
   _add_common(pretrain)
-  pretrain.add_argument("--probes", type=int, default=40, metavar="N",
+  pretrain.add_argument("--probes", type=int, default=20, metavar="N",
                         help="after training, probe fact recall and each bad habit with N conversations per domain "
                              "(0 to skip); written to WORKDIR/base/behaviour.json")
   pretrain.set_defaults(run=cmd_pretrain)

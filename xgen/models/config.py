@@ -75,3 +75,10 @@ class ModelConfig:
     matmul += self.vocab_size * self.d_model  # the output projection
     attention = 12.0 * self.n_layers * self.n_heads * hd * seq_len
     return 6.0 * matmul + attention
+
+
+def model_config_from_gin(gin_file: str, vocab_size: int) -> ModelConfig:
+  """A ModelConfig from one gin size file (e.g. ``models/small.gin``) with the given vocabulary."""
+  from xgen.config import load_config
+  load_config([gin_file], [f"ModelConfig.vocab_size = {vocab_size}"])
+  return ModelConfig()
