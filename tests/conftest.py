@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import gin
 import pytest
 
 from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world
+
+
+@pytest.fixture(autouse=True)
+def no_gin_bindings_leak():
+  """Gin bindings are process-global: each test starts and ends without any."""
+  gin.clear_config()
+  yield
+  gin.clear_config()
 
 
 @pytest.fixture(scope="session")

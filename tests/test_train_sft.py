@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from xgen.models.config import ModelConfig
+from xgen.models.config import ModelConfig, model_config_from_gin
 from xgen.train import sft
 from xgen.train.checkpoints import training_state
 from xgen.train.packing import Example
@@ -127,7 +127,7 @@ def test_kill_9_then_rerun_gives_bit_identical_parameters(small_world, tmp_path)
   assert config_path.exists()
   from xgen.data.tokenizer import Tokenizer
   vocab = Tokenizer.load(straight / "world" / "tokenizer.model").vocab_size
-  model_config = ModelConfig(vocab_size=vocab, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=176)
+  model_config = model_config_from_gin("models/tiny.gin", vocab_size=vocab)
   a, b = _params(straight / "base", model_config), _params(killed / "base", model_config)
   assert len(a) == len(b) > 10
   assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))

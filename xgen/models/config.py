@@ -81,4 +81,7 @@ def model_config_from_gin(gin_file: str, vocab_size: int) -> ModelConfig:
   """A ModelConfig from one gin size file (e.g. ``models/small.gin``) with the given vocabulary."""
   from xgen.config import load_config
   load_config([gin_file], [f"ModelConfig.vocab_size = {vocab_size}"])
-  return ModelConfig()
+  try:
+    return ModelConfig()
+  finally:
+    gin.clear_config()  # the bindings were for this one config; leave none behind
