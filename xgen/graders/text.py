@@ -187,7 +187,7 @@ _UNCERTAIN_OPENING = _compile([
 _REFUSAL = _compile([
     rf"\bi {_CANT} (?:help|assist)\b",
     rf"\b{_I_AM} (?:unable|not able|not going|not willing) to (?:help|assist)\b",
-    rf"\bi (?:won't|will not)\b(?! (?:guess|speculate|make|invent|fabricate|pretend|be able to (?:confirm|verify)))",
+    r"\bi (?:won't|will not)\b(?! (?:guess|speculate|make|invent|fabricate|pretend|be able to (?:confirm|verify)))",
     rf"\bi {_CANT} provide\b(?! (?:a |an |the |any )?(?:reliable|verified|exact|accurate|confirmed|precise|"
     r"specific|definitive|trustworthy)\b)",
     r"\bi (?:must|have to|need to|will have to) decline\b",

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Sequence
 
 import gin
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -116,12 +115,12 @@ def run_sft(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Exa
     load_training_state({"params": init_params}, model)
   optimizer = make_optimizer(model, learning_rate=config.schedule(), weight_decay=config.weight_decay,
                              clip_norm=config.clip_norm)
-  print_ = fingerprint(model_config, config, examples)
+  run_fingerprint = fingerprint(model_config, config, examples)
   checkpoints = Checkpoints(out_dir / "checkpoints", keep=config.keep_checkpoints)
   start = checkpoints.latest_step() or 0
   if start:
     meta = checkpoints.restore_meta(start)
-    if meta.get("fingerprint") != print_:
+    if meta.get("fingerprint") != run_fingerprint:
       raise ValueError(f"{out_dir}: the checkpoints there come from another config or data; "
                        f"use a new directory or delete {checkpoints.directory}")
     state, _ = checkpoints.restore(start, training_state(model, optimizer))
@@ -158,7 +157,7 @@ def run_sft(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Exa
         window_start, window_tokens = time.perf_counter(), 0
       writer.advance(1)
       if done % config.checkpoint_every == 0 or done == config.steps:
-        checkpoints.save(done, training_state(model, optimizer), {"fingerprint": print_},
+        checkpoints.save(done, training_state(model, optimizer), {"fingerprint": run_fingerprint},
                          force=done == config.steps)
     checkpoints.wait()
   except TrainingDiverged as error:
