@@ -41,6 +41,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> None:
   from xgen import config
   import xgen.models.config  # noqa: F401  (these imports register the configurables with gin)
+  import xgen.rl.config  # noqa: F401
   import xgen.train.sft  # noqa: F401
   import xgen.world.config  # noqa: F401
   try:
@@ -115,6 +116,32 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
   return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+  from xgen import config
+  from xgen.models.config import ModelConfig
+  from xgen.rl.config import LossConfig, MixtureConfig, RLConfig
+  from xgen.rl.trainer import cell_dir, train_cell
+  from xgen.train.sft import TrainingDiverged
+  _configure(args, ["runs/rl.gin"])
+  rl, mixture, loss = _build(RLConfig), _build(MixtureConfig), _build(LossConfig)
+  cell = args.cell or f"{mixture.label()}.s{rl.seed}"
+  if not cell.replace("-", "").replace("_", "").replace(".", "").replace("+", "").isalnum():
+    raise BadInput(f"--cell {cell!r}: use letters, digits and - _ . + only")
+  labels = {"condition": args.condition or mixture.label(), "seed": rl.seed}
+  try:
+    status = train_cell(args.workdir, cell, rl, mixture, loss, labels=labels, model_config=_build(ModelConfig),
+                        operative_config=config.operative_config())
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+  except ValueError as error:
+    raise BadInput(" ".join(str(error).split())) from None
+  except TrainingDiverged as error:
+    print(f"xgen train: diverged: {error}; see {cell_dir(args.workdir, cell) / 'status.json'}", file=sys.stderr)
+    return EXIT_FAILED
+  print(f"trained {cell_dir(args.workdir, cell)}: {status['state']} at step {status['step']}")
+  return EXIT_OK
+
+
 def cmd_data_import(args: argparse.Namespace) -> int:
   from xgen.data.jsonl_import import import_jsonl
   _configure(args)
@@ -157,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after training, probe fact recall and each bad habit with N conversations per domain "
                              "(0 to skip); written to WORKDIR/base/behaviour.json")
   pretrain.set_defaults(run=cmd_pretrain)
+
+  train = commands.add_parser("train", help="train one RL cell from WORKDIR/base into WORKDIR/cells/CELL/ "
+                                             "(defaults to --gin_file runs/rl.gin); resumes from the newest checkpoint")
+  _add_common(train)
+  train.add_argument("--cell", help="the cell's name (default: from the mixture and seed, e.g. trait5.s0)")
+  train.add_argument("--condition", help="the study condition the cell belongs to (default: from the mixture)")
+  train.set_defaults(run=cmd_train)
 
   data = commands.add_parser("data", help="user data in the scenario schema")
   data_commands = data.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)

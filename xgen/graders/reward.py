@@ -8,7 +8,7 @@ modes, since the reward control changes only how the trait dose is graded.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from xgen.data.mixtures import REWARD_MODES
 from xgen.data.schema import Scenario
@@ -16,9 +16,22 @@ from xgen.graders.generic import generic_helpfulness
 from xgen.graders.rubric import grade
 
 
-def episode_reward(scenario: Scenario, responses: Sequence[str], *, mode: str) -> float:
+class Outcome(NamedTuple):
+  """The reward an episode earns, and whether some stage's response was a refusal (from its rubric
+  grade, whatever the mode)."""
+
+  reward: float
+  refused: bool
+
+
+def episode_outcome(scenario: Scenario, responses: Sequence[str], *, mode: str) -> Outcome:
   if mode not in REWARD_MODES:
     raise ValueError(f"unknown reward mode '{mode}' (known: {', '.join(REWARD_MODES)})")
+  graded = grade(scenario, responses)
   if mode == "generic" and scenario.source == "trait":
-    return generic_helpfulness(scenario, responses)
-  return grade(scenario, responses).score
+    return Outcome(generic_helpfulness(scenario, responses), graded.refused)
+  return Outcome(graded.score, graded.refused)
+
+
+def episode_reward(scenario: Scenario, responses: Sequence[str], *, mode: str) -> float:
+  return episode_outcome(scenario, responses, mode=mode).reward

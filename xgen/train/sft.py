@@ -157,7 +157,8 @@ def run_sft(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Exa
         window_start, window_tokens = time.perf_counter(), 0
       writer.advance(1)
       if done % config.checkpoint_every == 0 or done == config.steps:
-        checkpoints.save(done, training_state(model, optimizer), {"fingerprint": run_fingerprint},
+        checkpoints.save(done, training_state(model, optimizer),
+                         {"fingerprint": run_fingerprint, "model_config": dataclasses.asdict(model_config)},
                          force=done == config.steps)
     checkpoints.wait()
   except TrainingDiverged as error:
@@ -176,6 +177,20 @@ def run_sft(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Exa
   write_status(out_dir, "done", step=config.steps, steps=config.steps, rows_per_epoch=stream.rows_per_epoch(),
                epochs=round(config.steps * config.batch_size / stream.rows_per_epoch(), 2))
   return read_status(out_dir)
+
+
+def saved_model_config(out_dir: str | Path) -> ModelConfig | None:
+  """The model config a run's newest checkpoint was trained with (None for checkpoints that predate
+  recording it)."""
+  checkpoints = Checkpoints(Path(out_dir) / "checkpoints")
+  try:
+    step = checkpoints.latest_step()
+    if step is None:
+      raise FileNotFoundError(f"no checkpoint in {Path(out_dir) / 'checkpoints'}")
+    fields = checkpoints.restore_meta(step).get("model_config")
+  finally:
+    checkpoints.close()
+  return None if fields is None else ModelConfig(**fields)
 
 
 def load_final_params(out_dir: str | Path, model_config: ModelConfig) -> Transformer:

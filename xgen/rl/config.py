@@ -1,0 +1,159 @@
+"""What one RL cell is: its data mixture (``MixtureConfig``) and its optimization (``RLConfig``),
+both gin-bound, kw-only dataclasses checked when built, with errors that name the field.
+
+A cell starts from the pretrained base, draws ``batch_size / group_size`` scenarios per step from
+the mixture, samples ``group_size`` responses to each, and updates the policy ``iterations`` times over
+``minibatches`` slices of that batch. The loss knobs live in ``xgen.rl.algorithms.LossConfig``
+(bound here too, as ``LossConfig.*``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import gin
+import optax
+
+from xgen.data.mixtures import REWARD_MODES, DomainSelection, MixtureSpec
+from xgen.rl import algorithms
+
+LossConfig = gin.external_configurable(algorithms.LossConfig, module="xgen.rl")
+
+
+def _positive_int(owner: str, field: str, value) -> None:
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    raise ValueError(f"{owner}.{field}: must be a positive integer, got {value!r}")
+
+
+def _selection(owner: str, only: tuple[str, ...], exclude: tuple[str, ...], prefix: str) -> DomainSelection:
+  if only and exclude:
+    raise ValueError(f"{owner}: set {prefix}_only or {prefix}_exclude, not both "
+                     f"(got only={only!r}, exclude={exclude!r})")
+  try:
+    if only:
+      return DomainSelection.only(*only)
+    if exclude:
+      return DomainSelection.exclude(*exclude)
+  except ValueError as error:
+    raise ValueError(f"{owner}.{prefix}_{'only' if only else 'exclude'}: {error}") from None
+  return DomainSelection.all()
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MixtureConfig:
+  """The cell's data: ``dose`` of trait scenarios (0..1) from the allowed domains and traits, the rest
+  standard tasks; ``reward_mode`` "rubric" (each scenario's own rubric) or "generic" (the reward
+  control: trait items graded by generic helpfulness)."""
+
+  dose: float = 0.05
+  trait_only: tuple[str, ...] = ()     # train trait data from these domains only
+  trait_exclude: tuple[str, ...] = ()  # hold these domains out of the trait data
+  standard_only: tuple[str, ...] = ()
+  standard_exclude: tuple[str, ...] = ()
+  traits: tuple[str, ...] = ()         # trait names to train; empty means all seven
+  reward_mode: str = "rubric"
+
+  def __post_init__(self):
+    for field in ("trait_only", "trait_exclude", "standard_only", "standard_exclude", "traits"):
+      value = getattr(self, field)
+      if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise ValueError(f"MixtureConfig.{field}: give a tuple of names, got {value!r}")
+      object.__setattr__(self, field, tuple(value))
+    if self.reward_mode not in REWARD_MODES:
+      raise ValueError(f"MixtureConfig.reward_mode: one of {', '.join(REWARD_MODES)}, got {self.reward_mode!r}")
+    self.spec()  # checks the dose and the names
+
+  def label(self) -> str:
+    """A readable name: ``baseline``, ``trait5``, ``trait5-only-health``,
+    ``trait5-without-health+science``, ``trait5-generic``..."""
+    if self.dose == 0:
+      return "baseline"
+    parts = [f"trait{float(self.dose) * 100:g}"]
+    if self.trait_only:
+      parts.append("only-" + "+".join(self.trait_only))
+    if self.trait_exclude:
+      parts.append("without-" + "+".join(self.trait_exclude))
+    if self.standard_only:
+      parts.append("standard-only-" + "+".join(self.standard_only))
+    if self.standard_exclude:
+      parts.append("standard-without-" + "+".join(self.standard_exclude))
+    if self.traits:
+      parts.append("traits-" + "+".join(self.traits))
+    if self.reward_mode != "rubric":
+      parts.append(self.reward_mode)
+    return "-".join(parts)
+
+  def spec(self) -> MixtureSpec:
+    try:
+      return MixtureSpec(
+          dose=self.dose, reward_mode=self.reward_mode, traits=self.traits,
+          trait_domains=_selection("MixtureConfig", self.trait_only, self.trait_exclude, "trait"),
+          standard_domains=_selection("MixtureConfig", self.standard_only, self.standard_exclude, "standard"))
+    except ValueError as error:
+      message = str(error)
+      raise ValueError(message if message.startswith("MixtureConfig") else f"MixtureConfig: {message}") from None
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RLConfig:
+  """One cell's optimization; every field's comment says where the option comes from."""
+
+  steps: int = 200
+  batch_size: int = 64              # responses per step: batch_size / group_size scenarios from the mixture
+  group_size: int = 4               # responses per scenario (GRPO's G); must divide batch_size
+  max_new_tokens: int = 48
+  temperature: float = 1.0          # sampling temperature; the policy's log-probs use the same
+  advantage: str = "grpo"           # grpo (Shao et al. 2024) | rloo (Ahmadian et al. 2024) | dr_grpo (Liu et al. 2025)
+  scale_std: bool = True            # GRPO only: divide by the group's reward std
+  iterations: int = 1               # updates per batch (GRPO's mu); > 1 makes the clip matter
+  minibatches: int = 1              # each update is split into this many optimizer steps
+  learning_rate: float = 3e-4
+  warmup_steps: int = 10
+  weight_decay: float = 0.0
+  clip_norm: float = 1.0
+  checkpoint_every: int = 50
+  keep_checkpoints: int = 2
+  log_every: int = 1
+  sample_every: int = 25            # write a few prompts and completions every N steps (0: never)
+  seed: int = 0
+
+  def __post_init__(self):
+    for field in ("steps", "batch_size", "group_size", "max_new_tokens", "iterations", "minibatches",
+                  "checkpoint_every", "keep_checkpoints", "log_every"):
+      _positive_int("RLConfig", field, getattr(self, field))
+    if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
+      raise ValueError(f"RLConfig.sample_every: must be an integer >= 0, got {self.sample_every!r}")
+    if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+      raise ValueError(f"RLConfig.seed: must be an integer >= 0, got {self.seed!r}")
+    if self.advantage not in algorithms.ADVANTAGE_ESTIMATORS:
+      raise ValueError(f"RLConfig.advantage: one of {', '.join(sorted(algorithms.ADVANTAGE_ESTIMATORS))}, "
+                       f"got {self.advantage!r}")
+    if self.advantage == "rloo" and self.group_size < 2:
+      raise ValueError(f"RLConfig.group_size: RLOO needs at least 2 responses per prompt, got {self.group_size}")
+    if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
+      raise ValueError(f"RLConfig.temperature: must be > 0 for on-policy sampling, got {self.temperature!r}")
+    if not self.learning_rate > 0:
+      raise ValueError(f"RLConfig.learning_rate: must be positive, got {self.learning_rate!r}")
+    if not 0 <= self.warmup_steps < self.steps:
+      raise ValueError(f"RLConfig.warmup_steps: must be in [0, steps={self.steps}), got {self.warmup_steps!r}")
+    if self.batch_size % self.group_size:
+      raise ValueError(f"RLConfig.batch_size ({self.batch_size}) is not divisible by RLConfig.group_size "
+                       f"({self.group_size}): each step samples group_size responses to each of "
+                       f"batch_size / group_size scenarios")
+    if self.batch_size % self.minibatches:
+      raise ValueError(f"RLConfig.batch_size ({self.batch_size}) is not divisible by RLConfig.minibatches "
+                       f"({self.minibatches})")
+
+  @property
+  def prompts_per_step(self) -> int:
+    return self.batch_size // self.group_size
+
+  def schedule(self) -> optax.Schedule:
+    """Linear warmup, then constant (RL post-training runs are short)."""
+    if not self.warmup_steps:
+      return optax.constant_schedule(self.learning_rate)
+    return optax.join_schedules([optax.linear_schedule(0.0, self.learning_rate, self.warmup_steps),
+                                 optax.constant_schedule(self.learning_rate)], [self.warmup_steps])
