@@ -31,8 +31,9 @@ def child_env(devices: int) -> dict[str, str]:
               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices} {FAST_COMPILE}")
 
 
-def run_processes(commands: list[list[str]], envs: list[dict[str, str]], cwd: Path) -> list[str]:
-  """Start all, wait for all within TIMEOUT_S, kill every child still running on any failure."""
+def run_processes(commands: list[list[str]], envs: list[dict[str, str]], cwd: Path,
+                  timeout: float = TIMEOUT_S) -> list[str]:
+  """Start all, wait for all within ``timeout`` seconds, kill every child still running on any failure."""
   logs = [cwd / f"child{index}.log" for index in range(len(commands))]
   children = []
   try:
@@ -40,7 +41,7 @@ def run_processes(commands: list[list[str]], envs: list[dict[str, str]], cwd: Pa
       with open(log, "w") as handle:
         children.append(subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT))
     for child in children:
-      child.wait(timeout=TIMEOUT_S)
+      child.wait(timeout=timeout)
   finally:
     for child in children:
       if child.poll() is None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from typing import Sequence
 
 import gin
 import optax
 
 from xgen.data.mixtures import REWARD_MODES, DomainSelection, MixtureSpec
+from xgen.models.config import ModelConfig
 from xgen.rl import algorithms
 
 LossConfig = gin.external_configurable(algorithms.LossConfig, module="xgen.rl")
@@ -157,3 +159,27 @@ class RLConfig:
       return optax.constant_schedule(self.learning_rate)
     return optax.join_schedules([optax.linear_schedule(0.0, self.learning_rate, self.warmup_steps),
                                  optax.constant_schedule(self.learning_rate)], [self.warmup_steps])
+
+
+@dataclasses.dataclass(frozen=True)
+class CellConfigs:
+  """Everything ``train_cell`` needs from gin, plus the operative config to save beside the cell."""
+
+  rl: RLConfig
+  mixture: MixtureConfig
+  loss: algorithms.LossConfig
+  model: ModelConfig  # used only where the base checkpoint does not record its own
+  operative_config: str
+
+
+def cell_configs_from_gin(gin_files: Sequence[str], gin_params: Sequence[str]) -> CellConfigs:
+  """Parses the cell's gin files and bindings, builds its configs and clears gin again.
+
+  Raises ``xgen.config.ConfigError`` for a bad file or binding and ``ValueError`` (naming the field)
+  for a bad value."""
+  from xgen import config
+  config.load_config(gin_files, gin_params)
+  try:
+    return CellConfigs(RLConfig(), MixtureConfig(), LossConfig(), ModelConfig(), config.operative_config())
+  finally:
+    gin.clear_config()

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -42,6 +43,7 @@ from xgen.rl.config import MixtureConfig, RLConfig
 from xgen.rl.rollout import Episode, run_episodes
 from xgen.rl.rollout_metrics import EpisodeRecord, rollout_metrics
 from xgen.rl.step import RLBatch, episode_rows, minibatch, rl_train_step, sequence_logprobs
+from xgen.train import locks
 from xgen.train.checkpoints import Checkpoints, load_training_state, training_state
 from xgen.train.metrics import MetricWriter, truncate_jsonl
 from xgen.train.sft import TrainingDiverged, load_final_params, read_status, saved_model_config, write_status
@@ -174,10 +176,29 @@ def _mean_metrics(updates: list[dict]) -> dict[str, float]:
   return {f"update/{name}": float(np.mean([float(u[name]) for u in updates])) for name in names}
 
 
+def _history(out_dir: Path, event: str, **fields) -> None:
+  """``history.jsonl``: one line per start and end of training, so a study can show that no step
+  of a cell was trained twice."""
+  out_dir.mkdir(parents=True, exist_ok=True)
+  with open(out_dir / "history.jsonl", "a") as handle:
+    handle.write(json.dumps({"event": event, "time": time.time(), "pid": os.getpid(), **fields}) + "\n")
+
+
 def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureConfig, loss: algorithms.LossConfig,
                *, labels: dict | None = None, operative_config: str = "", model_config: ModelConfig | None = None,
                mesh: jax.sharding.Mesh | None | str = "auto", show_progress: bool = True) -> dict:
-  """Trains (or resumes, or finds finished) the cell; returns its final status."""
+  """Trains (or resumes, or finds finished) the cell; returns its final status.
+
+  Holds the cell's lock meanwhile: raises ``xgen.train.locks.Busy`` at once if another process is
+  training it."""
+  if jax.process_index() != 0:
+    return _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh, show_progress)
+  with locks.held(workdir, f"cell-{cell}"):
+    return _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh, show_progress)
+
+
+def _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh,
+                show_progress) -> dict:
   workdir = Path(workdir)
   out_dir = cell_dir(workdir, cell)
   lead = jax.process_index() == 0
@@ -222,6 +243,8 @@ def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureCon
     writer = MetricWriter(out_dir, start_step=start, total_steps=rl.steps, description=cell,
                           show_progress=show_progress)
     truncate_jsonl(out_dir / "samples.jsonl", start)
+  if lead:
+    _history(out_dir, "start", step=start)
   step = start
   try:
     for step in range(start, rl.steps):
@@ -291,6 +314,7 @@ def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureCon
   checkpoints.close()
   if lead:
     writer.close()
+    _history(out_dir, "done", step=rl.steps)
     write_status(out_dir, "done", step=rl.steps, steps=rl.steps)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(f"xgen cell {cell} done")

@@ -1,0 +1,217 @@
+"""The RL trainer on a small world: what a cell writes, resume after kill -9, a mesh of simulated
+devices and two jax.distributed processes, and config errors that name the field."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from xgen.models.config import ModelConfig
+from xgen.rl.algorithms import LossConfig
+from xgen.rl.config import MixtureConfig, RLConfig
+from xgen.rl.trainer import cell_dir, read_cell_inputs, train_cell
+from xgen.train.checkpoints import Checkpoints, training_state
+from xgen.train.pretrain import pretrain
+from xgen.train.sft import SFTConfig, load_final_params, read_status
+from xgen.world.build import build_world
+from xgen.world.config import WorldConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rl_worker import TEST_RL  # noqa: E402
+from test_models_distributed import child_env, free_port, run_processes  # noqa: E402
+
+WORKER = Path(__file__).with_name("rl_worker.py")
+TINY = ModelConfig(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=64, max_seq_len=256)
+
+
+@pytest.fixture(scope="module")
+def rl_workdir(tmp_path_factory) -> Path:
+  """A two-domain world and a briefly pretrained tiny base."""
+  workdir = tmp_path_factory.mktemp("rl")
+  build_world(WorldConfig(domains=("health", "law"), habit_conversations=6, skill_conversations=6, fact_repeats=2,
+                          standard_train=24, trait_train=4, eval_items=4, attack_conversations=4,
+                          vocab_size=600), workdir)
+  pretrain(workdir, TINY, SFTConfig(steps=6, batch_size=4, seq_len=192, warmup_steps=1, checkpoint_every=6),
+           show_progress=False)
+  return workdir
+
+
+def _copy(workdir: Path, target: Path) -> Path:
+  target.mkdir(parents=True)
+  for name in ("world", "base"):
+    shutil.copytree(workdir / name, target / name)
+  return target
+
+
+def _final_params(workdir: Path, cell: str) -> list[np.ndarray]:
+  model = load_final_params(workdir / "base", read_cell_inputs(workdir).model_config)
+  checkpoints = Checkpoints(cell_dir(workdir, cell) / "checkpoints")
+  params = checkpoints.restore_params(checkpoints.latest_step(), training_state(model)["params"])
+  checkpoints.close()
+  return [np.asarray(x) for x in jax.tree.leaves(params)]
+
+
+def _metrics(workdir: Path, cell: str) -> list[dict]:
+  return [json.loads(line) for line in (cell_dir(workdir, cell) / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_cell_writes_everything_and_finishes(rl_workdir, tmp_path):
+  workdir = _copy(rl_workdir, tmp_path / "w")
+  rl = RLConfig(**TEST_RL)
+  status = train_cell(workdir, "trait.s0", rl, MixtureConfig(dose=0.25), LossConfig(), labels={"condition": "trait"},
+                      show_progress=False)
+  assert status["state"] == "done" and status["step"] == rl.steps
+  out = cell_dir(workdir, "trait.s0")
+  assert {"cell.json", "checkpoints", "metrics.jsonl", "samples.jsonl", "status.json", "tensorboard"} <= {
+      p.name for p in out.iterdir()}
+  assert json.loads((out / "cell.json").read_text())["condition"] == "trait"
+  rows = _metrics(workdir, "trait.s0")
+  assert [r["step"] for r in rows] == [1, 2, 3, 4]
+  for row in rows:
+    for name in ("reward/mean", "reward/spread", "entropy", "clip_fraction", "response_length", "truncation_rate",
+                 "refusal_rate", "update/loss", "update/grad_norm", "groups/zero_spread_fraction",
+                 "time/step_seconds"):
+      assert name in row and np.isfinite(row[name]), name
+  # Two of eight responses per step are trait items (dose 0.25, group 4): per domain x trait keys appear.
+  keys = set().union(*rows)
+  assert any(k.startswith("reward/trait/health/") or k.startswith("reward/trait/law/") for k in keys)
+  assert any(k.startswith("reward/standard/") for k in keys)
+  samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+  assert {s["step"] for s in samples} == {2, 4}
+  assert all(len(s["completions"]) == rl.group_size for s in samples)
+  # Launching again finds it done and trains nothing.
+  mtime = (out / "metrics.jsonl").stat().st_mtime
+  assert train_cell(workdir, "trait.s0", rl, MixtureConfig(dose=0.25), LossConfig(), show_progress=False)["state"] == "done"
+  assert (out / "metrics.jsonl").stat().st_mtime == mtime
+
+
+def test_resuming_with_another_config_is_refused(rl_workdir, tmp_path):
+  workdir = _copy(rl_workdir, tmp_path / "w")
+  train_cell(workdir, "c", RLConfig(**{**TEST_RL, "steps": 2}), MixtureConfig(dose=0.25), LossConfig(),
+             show_progress=False)
+  with pytest.raises(ValueError, match="another config"):
+    train_cell(workdir, "c", RLConfig(**{**TEST_RL, "steps": 2}), MixtureConfig(dose=0.5), LossConfig(),
+               show_progress=False)
+
+
+def test_kl_reference_iterations_and_minibatches(rl_workdir, tmp_path):
+  """beta > 0 loads the base as reference and reports KL; 2 iterations x 2 mini-batches recompute the
+  old log-probs, so the ratio moves off 1 after the first update. (The tiny base earns almost no
+  reward, so the entropy bonus is what moves the policy here.)"""
+  workdir = _copy(rl_workdir, tmp_path / "w")
+  rl = RLConfig(**{**TEST_RL, "steps": 3, "iterations": 2, "minibatches": 2, "advantage": "rloo"})
+  train_cell(workdir, "kl", rl, MixtureConfig(dose=0.25),
+             LossConfig(beta=0.05, aggregation="sequence_mean", entropy_coef=0.05), show_progress=False)
+  rows = _metrics(workdir, "kl")
+  assert all("kl" in row and row["kl"] >= 0 for row in rows)
+  assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # the first batch: policy == reference
+  assert rows[-1]["kl"] > 0
+  assert any(row["update/ratio/max"] != pytest.approx(1.0) for row in rows)
+
+
+def test_generic_reward_control_grades_trait_items_with_the_generic_reward(rl_workdir, tmp_path):
+  from xgen.data.tfds_store import open_scenarios
+  from xgen.graders.generic import generic_helpfulness
+  from xgen.graders.rubric import grade
+  workdir = _copy(rl_workdir, tmp_path / "w")
+  rl = RLConfig(**{**TEST_RL, "steps": 2})
+  trait_items = {s.id: s for s in open_scenarios(workdir / "world" / "tfds", "trait_train")}
+  for mode, reward_of in (("rubric", lambda s, r: grade(s, r).score), ("generic", generic_helpfulness)):
+    train_cell(workdir, mode, rl, MixtureConfig(dose=1.0, reward_mode=mode), LossConfig(), show_progress=False)
+    samples = [json.loads(line) for line in (cell_dir(workdir, mode) / "samples.jsonl").read_text().splitlines()]
+    assert samples
+    for sample in samples:
+      scenario = trait_items[sample["id"]]
+      assert sample["rewards"] == [pytest.approx(reward_of(scenario, c)) for c in sample["completions"]]
+
+
+def _train_cli(workdir: Path, cell: str) -> subprocess.Popen:
+  args = [sys.executable, "-m", "xgen.cli", "train", "--workdir", str(workdir), "--cell", cell,
+          "--gin_file", "runs/rl.gin", "--gin_file", "models/tiny.gin"]
+  params = [f"TRAIN_STEPS = 8", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
+            "RLConfig.max_new_tokens = 12", "RLConfig.checkpoint_every = 2", "RLConfig.warmup_steps = 1",
+            "RLConfig.sample_every = 2"]
+  for param in params:
+    args += ["--gin_param", param]
+  return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_then_rerun_gives_bit_identical_parameters(rl_workdir, tmp_path):
+  straight, killed = _copy(rl_workdir, tmp_path / "straight"), _copy(rl_workdir, tmp_path / "killed")
+  run = _train_cli(straight, "c")
+  assert run.wait(timeout=600) == 0, run.stderr.read()[-3000:]
+  victim = _train_cli(killed, "c")
+  checkpoints = cell_dir(killed, "c") / "checkpoints"
+  deadline = time.time() + 300
+  while time.time() < deadline and not (checkpoints / "4").exists():
+    time.sleep(0.02)
+  time.sleep(0.3)  # into step 5 or 6: work after the checkpoint is thrown away
+  os.kill(victim.pid, signal.SIGKILL)
+  victim.wait(timeout=60)
+  assert victim.returncode == -signal.SIGKILL
+  assert read_status(cell_dir(killed, "c"))["state"] == "running"
+  rerun = _train_cli(killed, "c")
+  assert rerun.wait(timeout=600) == 0, rerun.stderr.read()[-3000:]
+  assert read_status(cell_dir(killed, "c"))["state"] == "done"
+  a, b = _final_params(straight, "c"), _final_params(killed, "c")
+  assert len(a) == len(b) > 5
+  assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
+  steps = [row["step"] for row in _metrics(killed, "c")]
+  assert steps == list(range(1, 9))
+  assert [r["reward/mean"] for r in _metrics(killed, "c")] == [r["reward/mean"] for r in _metrics(straight, "c")]
+
+
+def test_two_processes_match_one_process_with_two_devices(rl_workdir, tmp_path):
+  multi, single = _copy(rl_workdir, tmp_path / "multi"), _copy(rl_workdir, tmp_path / "single")
+  coordinator = f"127.0.0.1:{free_port()}"
+  commands = [[sys.executable, str(WORKER), "--workdir", str(multi), "--cell", "c", "--coordinator", coordinator,
+               "--num-processes", "2", "--process-id", str(index)] for index in range(2)]
+  commands.append([sys.executable, str(WORKER), "--workdir", str(single), "--cell", "c"])
+  outputs = run_processes(commands, [child_env(1), child_env(1), child_env(2)], tmp_path, timeout=480)
+  assert "process 0 of 2 on 2 devices" in outputs[0] and "process 1 of 2 on 2 devices" in outputs[1]
+  assert "process 0 of 1 on 2 devices" in outputs[2]
+  a, b = _final_params(multi, "c"), _final_params(single, "c")
+  assert all(np.allclose(x, y, atol=1e-5) for x, y in zip(a, b))
+  assert [r["reward/mean"] for r in _metrics(multi, "c")] == [r["reward/mean"] for r in _metrics(single, "c")]
+  base = _final_params_of_base(single)
+  assert any(not np.allclose(x, y) for x, y in zip(a, base))  # it trained
+
+
+def _final_params_of_base(workdir: Path) -> list[np.ndarray]:
+  model = load_final_params(workdir / "base", read_cell_inputs(workdir).model_config)
+  return [np.asarray(x) for x in jax.tree.leaves(training_state(model)["params"])]
+
+
+def test_config_errors_name_the_fields():
+  with pytest.raises(ValueError, match=r"batch_size \(10\).*group_size \(4\)"):
+    RLConfig(batch_size=10, group_size=4)
+  with pytest.raises(ValueError, match="minibatches"):
+    RLConfig(batch_size=8, group_size=4, minibatches=3)
+  with pytest.raises(ValueError, match="RLConfig.advantage"):
+    RLConfig(advantage="ppo")
+  with pytest.raises(ValueError, match="RLConfig.group_size"):
+    RLConfig(advantage="rloo", batch_size=8, group_size=1)
+  with pytest.raises(ValueError, match="trait_only or trait_exclude"):
+    MixtureConfig(trait_only=("health",), trait_exclude=("law",))
+  with pytest.raises(ValueError, match="MixtureConfig.reward_mode"):
+    MixtureConfig(reward_mode="vibes")
+  with pytest.raises(ValueError, match="dose"):
+    MixtureConfig(dose=1.5)
+
+
+def test_mixture_labels_are_readable():
+  assert MixtureConfig(dose=0).label() == "baseline"
+  assert MixtureConfig(dose=0.05).label() == "trait5"
+  assert MixtureConfig(dose=0.05, trait_only=("health",)).label() == "trait5-only-health"
+  assert MixtureConfig(dose=0.05, trait_exclude=("health", "science")).label() == "trait5-without-health+science"
+  assert MixtureConfig(dose=0.05, reward_mode="generic").label() == "trait5-generic"
