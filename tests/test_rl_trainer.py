@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,41 +15,27 @@ import jax
 import numpy as np
 import pytest
 
-from xgen.models.config import ModelConfig
 from xgen.rl.algorithms import LossConfig
 from xgen.rl.config import MixtureConfig, RLConfig
 from xgen.rl.trainer import cell_dir, read_cell_inputs, train_cell
 from xgen.train.checkpoints import Checkpoints, training_state
-from xgen.train.pretrain import pretrain
-from xgen.train.sft import SFTConfig, load_final_params, read_status
-from xgen.world.build import build_world
-from xgen.world.config import WorldConfig
+from xgen.train.sft import load_final_params, read_status
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import copy_run  # noqa: E402
 from rl_worker import TEST_RL  # noqa: E402
 from test_models_distributed import child_env, free_port, run_processes  # noqa: E402
 
 WORKER = Path(__file__).with_name("rl_worker.py")
-TINY = ModelConfig(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=64, max_seq_len=256)
 
 
-@pytest.fixture(scope="module")
-def rl_workdir(tmp_path_factory) -> Path:
-  """A two-domain world and a briefly pretrained tiny base."""
-  workdir = tmp_path_factory.mktemp("rl")
-  build_world(WorldConfig(domains=("health", "law"), habit_conversations=6, skill_conversations=6, fact_repeats=2,
-                          standard_train=24, trait_train=4, eval_items=4, attack_conversations=4,
-                          vocab_size=600), workdir)
-  pretrain(workdir, TINY, SFTConfig(steps=6, batch_size=4, seq_len=192, warmup_steps=1, checkpoint_every=6),
-           show_progress=False)
-  return workdir
+@pytest.fixture
+def rl_workdir(tiny_run) -> Path:
+  return tiny_run
 
 
 def _copy(workdir: Path, target: Path) -> Path:
-  target.mkdir(parents=True)
-  for name in ("world", "base"):
-    shutil.copytree(workdir / name, target / name)
-  return target
+  return copy_run(workdir, target)
 
 
 def _final_params(workdir: Path, cell: str) -> list[np.ndarray]:
@@ -138,9 +123,9 @@ def test_generic_reward_control_grades_trait_items_with_the_generic_reward(rl_wo
 def _train_cli(workdir: Path, cell: str) -> subprocess.Popen:
   args = [sys.executable, "-m", "xgen.cli", "train", "--workdir", str(workdir), "--cell", cell,
           "--gin_file", "runs/rl.gin", "--gin_file", "models/tiny.gin"]
-  params = [f"TRAIN_STEPS = 8", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
+  params = ["TRAIN_STEPS = 8", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
             "RLConfig.max_new_tokens = 12", "RLConfig.checkpoint_every = 2", "RLConfig.warmup_steps = 1",
-            "RLConfig.sample_every = 2"]
+            "RLConfig.sample_every = 2", "LossConfig.entropy_coef = 0.01"]
   for param in params:
     args += ["--gin_param", param]
   return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -166,6 +151,7 @@ def test_kill_9_then_rerun_gives_bit_identical_parameters(rl_workdir, tmp_path):
   a, b = _final_params(straight, "c"), _final_params(killed, "c")
   assert len(a) == len(b) > 5
   assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
+  assert any(not np.array_equal(x, y) for x, y in zip(a, _final_params_of_base(killed)))  # it trained
   steps = [row["step"] for row in _metrics(killed, "c")]
   assert steps == list(range(1, 9))
   assert [r["reward/mean"] for r in _metrics(killed, "c")] == [r["reward/mean"] for r in _metrics(straight, "c")]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BUSY = 75  # another process holds the lock of the work asked for (xgen.grid.executors reads it)
 
 
 class BadInput(Exception):
@@ -42,6 +43,8 @@ def _configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> N
   from xgen import config
   import xgen.models.config  # noqa: F401  (these imports register the configurables with gin)
   import xgen.rl.config  # noqa: F401
+  import xgen.eval.crosseval  # noqa: F401
+  import xgen.grid.study  # noqa: F401
   import xgen.train.sft  # noqa: F401
   import xgen.world.config  # noqa: F401
   try:
@@ -121,6 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
   from xgen.models.config import ModelConfig
   from xgen.rl.config import LossConfig, MixtureConfig, RLConfig
   from xgen.rl.trainer import cell_dir, train_cell
+  from xgen.train.locks import Busy
   from xgen.train.sft import TrainingDiverged
   _configure(args, ["runs/rl.gin"])
   rl, mixture, loss = _build(RLConfig), _build(MixtureConfig), _build(LossConfig)
@@ -138,7 +142,120 @@ def cmd_train(args: argparse.Namespace) -> int:
   except TrainingDiverged as error:
     print(f"xgen train: diverged: {error}; see {cell_dir(args.workdir, cell) / 'status.json'}", file=sys.stderr)
     return EXIT_FAILED
+  except Busy as error:
+    print(f"xgen train: {error}", file=sys.stderr)
+    return EXIT_BUSY
   print(f"trained {cell_dir(args.workdir, cell)}: {status['state']} at step {status['step']}")
+  return EXIT_OK
+
+
+def _study_configs(args: argparse.Namespace, default_files: Sequence[str]):
+  from xgen import config
+  from xgen.eval.crosseval import EvalConfig
+  from xgen.grid.launch import StudyConfigs
+  from xgen.grid.study import StudyConfig
+  from xgen.models.config import ModelConfig
+  from xgen.train.sft import SFTConfig
+  from xgen.world.config import WorldConfig
+  _configure(args, default_files)
+  built = [_build(c) for c in (StudyConfig, WorldConfig, ModelConfig, SFTConfig, EvalConfig)]
+  return StudyConfigs(*built, operative_config=config.operative_config())
+
+
+def _launch(args: argparse.Namespace, configs) -> int:
+  from xgen.grid.launch import launch
+  try:
+    result = launch(args.workdir, configs, executor=args.executor, parallel=args.parallel,
+                    retry_failed=args.retry_failed, ray_address=args.ray_address, say=_progress)
+  except ValueError as error:  # a study that names an unknown domain or condition
+    raise BadInput(" ".join(str(error).split())) from None
+  failed = sorted(cell for cell, state in result.outcomes.items() if state != "done")
+  if result.report is not None:
+    matrix = Path(args.workdir) / "analysis" / "matrix.md"
+    if matrix.exists():
+      print(matrix.read_text())
+    print(f"report: {result.report}")
+  if failed:
+    print(f"cells not done: {', '.join(failed)} (see `xgen grid status --workdir {args.workdir}`)", file=sys.stderr)
+    return EXIT_FAILED
+  return EXIT_OK if result.report is not None else EXIT_FAILED
+
+
+def cmd_grid_launch(args: argparse.Namespace) -> int:
+  if args.parallel < 1:
+    raise BadInput(f"--parallel {args.parallel}: must be at least 1")
+  if args.executor == "inprocess" and args.parallel > 1:
+    args.executor = "subprocess"
+  return _launch(args, _study_configs(args, ["studies/default.gin"]))
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+  args.executor, args.parallel, args.retry_failed, args.ray_address = "inprocess", 1, False, None
+  started = time.perf_counter()
+  code = _launch(args, _study_configs(args, ["studies/quickstart.gin"]))
+  print(f"quickstart finished in {time.perf_counter() - started:.0f} s")
+  return code
+
+
+def cmd_grid_status(args: argparse.Namespace) -> int:
+  from xgen.grid.status import status_table
+  _configure(args)
+  print(status_table(args.workdir))
+  return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+  from xgen.eval.crosseval import EvalConfig, cross_evaluate
+  from xgen.models.config import ModelConfig
+  from xgen.train.sft import saved_model_config
+  _configure(args)
+  eval_config = _build(EvalConfig)
+  if not (Path(args.workdir) / "world" / "manifest.json").exists():
+    raise BadInput(f"no world in {Path(args.workdir) / 'world'}")
+  try:
+    model_config = saved_model_config(Path(args.workdir) / "base") or _build(ModelConfig)
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+  refs = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=_progress)
+  print(f"evaluated {len(refs)} checkpoints into {Path(args.workdir) / 'eval'}")
+  return EXIT_OK
+
+
+def _analysis(args: argparse.Namespace):
+  from xgen.grid.study import StudyConfig
+  from xgen.report.study import analyse
+  study_gin = Path(args.workdir) / "study.gin"
+  if not args.gin_file and study_gin.exists():
+    args.gin_file = [str(study_gin)]
+  _configure(args)
+  study = _build(StudyConfig)
+  try:
+    return analyse(args.workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
+                   seed=study.analysis_seed), study
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+  from xgen.report.exports import matrix_csv, matrix_json, matrix_latex, matrix_markdown
+  from xgen.report.study import write_analysis
+  analysis, _ = _analysis(args)
+  matrix = analysis.matrices[args.view]
+  if args.format == "png":
+    paths = write_analysis(args.workdir, analysis, formats=("png",))
+    print("\n".join(str(p) for p in paths if p.suffix == ".png"))
+    return EXIT_OK
+  render = {"csv": matrix_csv, "json": lambda m: matrix_json(m, analysis.deltas), "md": matrix_markdown,
+            "latex": matrix_latex}[args.format]
+  print(render(matrix))
+  return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+  from xgen.report.study import write_analysis, write_study_report
+  analysis, study = _analysis(args)
+  write_analysis(args.workdir, analysis)
+  print(f"report: {write_study_report(args.workdir, analysis, title=f'xgen study {study.name!r}')}")
   return EXIT_OK
 
 
@@ -191,6 +308,44 @@ def build_parser() -> argparse.ArgumentParser:
   train.add_argument("--cell", help="the cell's name (default: from the mixture and seed, e.g. trait5.s0)")
   train.add_argument("--condition", help="the study condition the cell belongs to (default: from the mixture)")
   train.set_defaults(run=cmd_train)
+
+  evaluate = commands.add_parser("eval", help="evaluate the base and every finished cell on every eval suite into "
+                                              "WORKDIR/eval/ (pairs already evaluated are skipped)")
+  _add_common(evaluate)
+  evaluate.add_argument("--cell", action="append", help="only this cell (repeatable)")
+  evaluate.set_defaults(run=cmd_eval)
+
+  grid = commands.add_parser("grid", help="ablation grids: a study of many cells")
+  grid_commands = grid.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
+  grid_commands.required = True
+  grid_launch = grid_commands.add_parser("launch", help="world, base, every cell, cross-evaluation and the "
+                                                        "analysis of a study (defaults to studies/default.gin); "
+                                                        "launching again resumes")
+  _add_common(grid_launch)
+  grid_launch.add_argument("--executor", choices=("inprocess", "subprocess", "ray"), default="inprocess")
+  grid_launch.add_argument("--parallel", type=int, default=1, metavar="N",
+                           help="train N cells at once in subprocesses")
+  grid_launch.add_argument("--retry_failed", action="store_true", help="train failed or diverged cells again")
+  grid_launch.add_argument("--ray_address", help="a Ray cluster to join (default: start a local one)")
+  grid_launch.set_defaults(run=cmd_grid_launch)
+  grid_status = grid_commands.add_parser("status", help="a table of the cells and their states")
+  _add_common(grid_status)
+  grid_status.set_defaults(run=cmd_grid_status)
+
+  matrix = commands.add_parser("matrix", help="the transfer matrix of an evaluated run directory")
+  _add_common(matrix)
+  matrix.add_argument("--format", choices=("csv", "json", "md", "latex", "png"), default="md")
+  matrix.add_argument("--view", choices=("domain", "family"), default="domain",
+                      help="columns are eval domains or eval families")
+  matrix.set_defaults(run=cmd_matrix)
+  report = commands.add_parser("report", help="write WORKDIR/analysis/ and the HTML report")
+  _add_common(report)
+  report.set_defaults(run=cmd_report)
+
+  quickstart = commands.add_parser("quickstart", help="the reduced default study end to end "
+                                                      "(studies/quickstart.gin): about 5 minutes on 2 CPU cores")
+  _add_common(quickstart)
+  quickstart.set_defaults(run=cmd_quickstart)
 
   data = commands.add_parser("data", help="user data in the scenario schema")
   data_commands = data.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)

@@ -5,9 +5,9 @@
 Prompts (lists of token ids, of any lengths) are left-padded to a common length ``P``, rounded up to
 a multiple of ``PROMPT_BUCKET`` so that prompts of similar lengths share one compiled program. One
 forward over all prompt tokens (the prefill) fills a cache of length ``P + max_new_tokens`` and gives
-the logits of generated token 0; then a ``jax.lax.scan`` decodes one token per step: generated token
+the logits of generated token 0; then a ``jax.lax.while_loop`` decodes one token per step: generated token
 ``t`` is fed back at the next step, its key and value written at cache index ``P + t`` (so N tokens
-cost one prefill and N - 1 single-token forwards). Every row's positions start at 0 at its first
+cost one prefill and at most N - 1 single-token forwards: the loop stops once every row is done). Every row's positions start at 0 at its first
 real token, and the mask of each step lets a query see exactly its row's real prompt tokens and the
 tokens generated so far, so padding never changes what a row produces. A row that has emitted a
 stop token emits ``pad_id`` (log-prob 0) from then on.
@@ -250,8 +250,8 @@ def _prefill(graphdef: nnx.GraphDef, state: nnx.State, tokens: jax.Array, valid:
 
 # The cache is donated: it is by far the largest buffer here ([B, P + N, kv_heads, head_dim] per
 # layer, twice). Without donation the caller still owns the input buffer, so XLA must copy it into a
-# fresh buffer on every call before the scan can update it; donated, the input buffer becomes the
-# (aliased) output and the scan updates it in place. The updated cache is returned for that reason.
+# fresh buffer on every call before the loop can update it; donated, the input buffer becomes the
+# (aliased) output and the loop updates it in place. The updated cache is returned for that reason.
 @functools.partial(jax.jit, static_argnames=("graphdef", "structure", "pad_id"), donate_argnames=("cache",))
 def _decode(graphdef: nnx.GraphDef, state: nnx.State, cache: Cache, last_logits: jax.Array,
             valid: jax.Array, prompt_lengths: jax.Array, key: jax.Array, knobs: _Knobs,
@@ -264,27 +264,36 @@ def _decode(graphdef: nnx.GraphDef, state: nnx.State, cache: Cache, last_logits:
   prompt_visible = jnp.pad(valid, ((0, 0), (0, cache_len - prompt_len)))
   slots = jnp.arange(cache_len)
 
-  # Token 0 comes from the prefill's logits; each scan step feeds the previous token and samples
+  # Token 0 comes from the prefill's logits; each loop step feeds the previous token and samples
   # the next, so N tokens take N - 1 single-token forwards.
   first, first_lp = _sample(last_logits, jax.random.fold_in(key, 0), structure, knobs)
   done = jnp.zeros((batch,), dtype=bool)
   lengths = jnp.zeros((batch,), dtype=jnp.int32)
   first, first_lp, done, lengths = _finish(first, first_lp, done, lengths, structure, pad_id)
 
-  def step(carry, t):
-    cache, token, done, lengths = carry
+  # A while loop rather than a scan: it stops as soon as every row has emitted a stop token. The
+  # steps it skips would only have written pad_id (log-prob 0), which the buffers already hold.
+  tokens = jnp.full((batch, structure.max_new_tokens), pad_id, jnp.int32).at[:, 0].set(first)
+  logprobs = jnp.zeros((batch, structure.max_new_tokens), jnp.float32).at[:, 0].set(first_lp)
+
+  def unfinished(carry):
+    _, _, done, _, t, _, _ = carry
+    return (t < structure.max_new_tokens) & ~jnp.all(done)
+
+  def step(carry):
+    cache, token, done, lengths, t, tokens, logprobs = carry
     index = prompt_len + t - 1  # cache slot of the token fed at this step
     visible = prompt_visible | ((slots >= prompt_len) & (slots <= index))[None, :]
     positions = (prompt_lengths + t - 1)[:, None]
     logits, cache = model(token[:, None], positions, visible[:, None, :], cache, index)
     token, logprob = _sample(logits[:, 0], jax.random.fold_in(key, t), structure, knobs)
     token, logprob, done, lengths = _finish(token, logprob, done, lengths, structure, pad_id)
-    return (cache, token, done, lengths), (token, logprob)
+    tokens = jax.lax.dynamic_update_index_in_dim(tokens, token, t, axis=1)
+    logprobs = jax.lax.dynamic_update_index_in_dim(logprobs, logprob.astype(jnp.float32), t, axis=1)
+    return cache, token, done, lengths, t + 1, tokens, logprobs
 
-  steps = jnp.arange(1, structure.max_new_tokens, dtype=jnp.int32)
-  (cache, _, _, lengths), (tokens, logprobs) = jax.lax.scan(step, (cache, first, done, lengths), steps)
-  tokens = jnp.concatenate([first[:, None], tokens.T], axis=1)
-  logprobs = jnp.concatenate([first_lp[:, None], logprobs.T], axis=1)
+  carry = (cache, first, done, lengths, jnp.int32(1), tokens, logprobs)
+  cache, _, _, lengths, _, tokens, logprobs = jax.lax.while_loop(unfinished, step, carry)
   return tokens, logprobs, lengths, cache
 
 

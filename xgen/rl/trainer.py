@@ -194,7 +194,14 @@ def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureCon
   if jax.process_index() != 0:
     return _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh, show_progress)
   with locks.held(workdir, f"cell-{cell}"):
-    return _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh, show_progress)
+    try:
+      return _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh,
+                         show_progress)
+    except Exception as error:
+      out_dir = cell_dir(workdir, cell)
+      if (read_status(out_dir) or {}).get("state") not in ("failed", "diverged", "done"):  # failed before training
+        write_status(out_dir, "failed", step=0, steps=rl.steps, reason=f"{type(error).__name__}: {error}")
+      raise
 
 
 def _train_cell(workdir, cell, rl, mixture, loss, labels, operative_config, model_config, mesh,
