@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import gin
 import pytest
+
+# The `xgen` subprocesses that tests start share one compilation cache, private to this session.
+os.environ.setdefault("XGEN_COMPILATION_CACHE", tempfile.mkdtemp(prefix="xgen-jax-cache-"))
 
 from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world

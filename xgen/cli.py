@@ -363,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   run: Callable[[argparse.Namespace], int] = args.run
+  from xgen.config import enable_compilation_cache
+  enable_compilation_cache()
   prog = f"xgen {args.command}" + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
   try:
     return run(args)

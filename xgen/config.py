@@ -72,3 +72,23 @@ def _parse(files: Sequence[str], gin_params: Sequence[str]) -> None:
 def operative_config() -> str:
   """The gin config actually used so far, to save beside an output."""
   return gin.operative_config_str()
+
+
+COMPILATION_CACHE_ENV = "XGEN_COMPILATION_CACHE"
+
+
+def enable_compilation_cache() -> str | None:
+  """Keeps XLA's compiled programs on disk (``$XGEN_COMPILATION_CACHE``, default
+  ``~/.cache/xgen/jax``; ``off`` disables it), so that every process after the first (each cell of
+  a subprocess or Ray grid, a relaunch, the next command) loads them instead of compiling again.
+  The programs are the same ones a fresh compile produces, so results do not change."""
+  import os
+
+  import jax
+  setting = os.environ.get(COMPILATION_CACHE_ENV, str(Path.home() / ".cache" / "xgen" / "jax"))
+  if setting.lower() == "off":
+    return None
+  jax.config.update("jax_compilation_cache_dir", setting)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  return setting

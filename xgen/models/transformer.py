@@ -163,17 +163,24 @@ class Transformer(nnx.Module):
 
   def __call__(self, tokens: jax.Array, positions: jax.Array, mask: jax.Array, cache: Cache | None = None,
                cache_index: jax.Array | int | None = None) -> tuple[jax.Array, Cache | None]:
+    x, new_cache = self.hidden(tokens, positions, mask, cache, cache_index)
+    return self.logits(x), new_cache
+
+  def hidden(self, tokens: jax.Array, positions: jax.Array, mask: jax.Array, cache: Cache | None = None,
+             cache_index: jax.Array | int | None = None) -> tuple[jax.Array, Cache | None]:
+    """The final-normed hidden states [B, T, d_model] (and the updated cache), before the head."""
     x = self.embed(tokens)
     new_cache = []
     for index, layer in enumerate(self.layers):
       x, layer_cache = layer(x, positions, mask, None if cache is None else cache[index], cache_index)
       new_cache.append(layer_cache)
-    x = self.final_norm(x)
-    if self.lm_head is None:
-      logits = self.embed.attend(x)
-    else:
-      logits = self.lm_head(x)
-    return logits.astype(jnp.float32), (None if cache is None else tuple(new_cache))
+    return self.final_norm(x), (None if cache is None else tuple(new_cache))
+
+  def logits(self, x: jax.Array) -> jax.Array:
+    """The head: float32 logits of hidden states (of any leading shape). Callers that need the logits
+    of a few positions only (the RL loss: response tokens) gather those hidden states first."""
+    logits = self.embed.attend(x) if self.lm_head is None else self.lm_head(x)
+    return logits.astype(jnp.float32)
 
 
 def forward(model: Transformer, tokens: jax.Array, segment_ids: jax.Array) -> jax.Array:
