@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from xgen.eval.crosseval import EvalConfig, cross_evaluate
+from tqdm import tqdm
+
+from xgen.eval.crosseval import EvalConfig, checkpoints_to_evaluate, cross_evaluate, eval_suites, pending_suites
 from xgen.grid.executors import Outcome, run_cells
 from xgen.grid.study import StudyConfig, study_cells, study_conditions
 from xgen.models.config import ModelConfig
@@ -115,7 +117,13 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   conditions = study_conditions(study, manifest["domains"])
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
-  cross_evaluate(workdir, model_config, configs.eval, cells=done_cells, include_base=include_base, announce=say)
+  suites = list(eval_suites(workdir))
+  refs = [r for r in checkpoints_to_evaluate(workdir, every_step=configs.eval.every_step, cells=done_cells)
+          if include_base or r.cell != "base"]
+  with tqdm(total=sum(len(pending_suites(workdir, r, suites)) for r in refs), desc="eval", unit="suite",
+            dynamic_ncols=True) as bar:
+    cross_evaluate(workdir, model_config, configs.eval, cells=done_cells, include_base=include_base,
+                   progress=bar.update)
 
   try:
     analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,

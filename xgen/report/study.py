@@ -103,6 +103,10 @@ def write_study_report(workdir: str | Path, analysis: StudyAnalysis, *, title: s
   notes = ["Deltas are in points (score x 100) against the baseline; * marks q < alpha after BH correction.",
            "pre-rl is the base model before any RL: its row is the base minus the baseline, i.e. the opposite of "
            "what RL on standard data alone changed."]
+  if analysis.deltas and max(d.n_seeds for d in analysis.deltas) == 1:
+    notes.append("Each condition has one seed: the intervals cover the sampling of eval items only, not the "
+                 "variation between RL runs, and every row shares the one baseline run. Run several seeds "
+                 "before reading a cell as an effect.")
   return write_report(Path(workdir) / ANALYSIS_DIR / "report.html", title=title, summary_lines=summary_lines(analysis),
                       matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
                       curves=training_curves(workdir), refusal=refusal, notes=notes)
