@@ -120,10 +120,13 @@ def test_generic_reward_control_grades_trait_items_with_the_generic_reward(rl_wo
       assert sample["rewards"] == [pytest.approx(reward_of(scenario, c)) for c in sample["completions"]]
 
 
+KILL_TEST_STEPS = 24  # long enough that the kill lands mid-run even with a warm compilation cache
+
+
 def _train_cli(workdir: Path, cell: str) -> subprocess.Popen:
   args = [sys.executable, "-m", "xgen.cli", "train", "--workdir", str(workdir), "--cell", cell,
           "--gin_file", "runs/rl.gin", "--gin_file", "models/tiny.gin"]
-  params = ["TRAIN_STEPS = 8", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
+  params = [f"TRAIN_STEPS = {KILL_TEST_STEPS}", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
             "RLConfig.max_new_tokens = 12", "RLConfig.checkpoint_every = 2", "RLConfig.warmup_steps = 1",
             "RLConfig.sample_every = 2", "LossConfig.entropy_coef = 0.01"]
   for param in params:
@@ -139,9 +142,8 @@ def test_kill_9_then_rerun_gives_bit_identical_parameters(rl_workdir, tmp_path):
   checkpoints = cell_dir(killed, "c") / "checkpoints"
   deadline = time.time() + 300
   while time.time() < deadline and not (checkpoints / "4").exists():
-    time.sleep(0.02)
-  time.sleep(0.3)  # into step 5 or 6: work after the checkpoint is thrown away
-  os.kill(victim.pid, signal.SIGKILL)
+    time.sleep(0.01)
+  os.kill(victim.pid, signal.SIGKILL)  # somewhere after step 4: work after the last checkpoint is thrown away
   victim.wait(timeout=60)
   assert victim.returncode == -signal.SIGKILL
   assert read_status(cell_dir(killed, "c"))["state"] == "running"
@@ -153,7 +155,7 @@ def test_kill_9_then_rerun_gives_bit_identical_parameters(rl_workdir, tmp_path):
   assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
   assert any(not np.array_equal(x, y) for x, y in zip(a, _final_params_of_base(killed)))  # it trained
   steps = [row["step"] for row in _metrics(killed, "c")]
-  assert steps == list(range(1, 9))
+  assert steps == list(range(1, KILL_TEST_STEPS + 1))
   assert [r["reward/mean"] for r in _metrics(killed, "c")] == [r["reward/mean"] for r in _metrics(straight, "c")]
 
 
