@@ -48,7 +48,7 @@ def tiny_run(tmp_path_factory):
   starting point of the RL, evaluation and grid tests. Copy it (``copy_run``) before writing."""
   from xgen.models.config import ModelConfig
   from xgen.train.pretrain import pretrain
-  from xgen.train.sft import SFTConfig
+  from xgen.train.config import SFTConfig
   from xgen.world.build import build_world
   workdir = tmp_path_factory.mktemp("tiny_run")
   build_world(WorldConfig(domains=("health", "law"), habit_conversations=6, skill_conversations=6, fact_repeats=2,

@@ -17,9 +17,11 @@ import pytest
 
 from xgen.rl.algorithms import LossConfig
 from xgen.rl.config import MixtureConfig, RLConfig
-from xgen.rl.trainer import cell_dir, read_cell_inputs, train_cell
+from xgen.rl.trainer import read_cell_inputs, train_cell
+from xgen.rundir import cell_dir
 from xgen.train.checkpoints import Checkpoints, training_state
-from xgen.train.sft import load_final_params, read_status
+from xgen.rundir import read_status
+from xgen.train.sft import load_final_params
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import copy_run  # noqa: E402

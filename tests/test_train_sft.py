@@ -18,7 +18,9 @@ from xgen.models.config import ModelConfig, model_config_from_gin
 from xgen.train import sft
 from xgen.train.checkpoints import training_state
 from xgen.train.packing import Example
-from xgen.train.sft import SFTConfig, TrainingDiverged, load_final_params, read_status, run_sft
+from xgen.rundir import read_status
+from xgen.train.config import SFTConfig
+from xgen.train.sft import TrainingDiverged, load_final_params, run_sft
 from xgen.world.build import build_world
 from xgen.world.config import WorldConfig
 
@@ -77,7 +79,7 @@ def test_resuming_with_another_config_is_refused(tmp_path):
   config = SFTConfig(steps=10, batch_size=4, seq_len=64, warmup_steps=1, checkpoint_every=5)
   run_sft(TINY, config, _copy_task(), tmp_path, show_progress=False)
   longer = SFTConfig(steps=20, batch_size=4, seq_len=64, warmup_steps=1, checkpoint_every=5, learning_rate=1e-2)
-  with pytest.raises(ValueError, match="another config or data"):
+  with pytest.raises(ValueError, match="another config, world or base"):
     run_sft(TINY, longer, _copy_task(), tmp_path, show_progress=False)
 
 

@@ -12,9 +12,10 @@ import pytest
 
 from xgen.data.tfds_store import open_scenarios
 from xgen.world import build as build_module
-from xgen.world.build import build_world, data_files, read_manifest
+from xgen.world.build import build_world, data_files
 from xgen.world.config import WorldConfig
 from xgen.world.stats import format_stats, world_stats
+from xgen.world.store import read_manifest
 
 
 def _cli_build(workdir: Path, *params: str) -> subprocess.CompletedProcess:
@@ -83,4 +84,20 @@ def test_a_failed_build_leaves_the_old_world_untouched(built_world, tmp_path, mo
     build_world(WorldConfig(domains=("law",), attack_domains=("law",)), tmp_path)
   assert _bytes(tmp_path) == before
   assert read_manifest(tmp_path)["world_sha256"] == manifest["world_sha256"]
-  assert [p.name for p in tmp_path.iterdir()] == ["world"]
+  assert [p.name for p in tmp_path.iterdir() if p.name != ".locks"] == ["world"]  # no staging folder left
+
+
+def test_entity_counts_are_checked_against_the_names_a_kind_can_form():
+  """WorldConfig refuses, up front, exactly the entity counts the generator cannot name: health's lab
+  tests form 120 names, so the four pools may use all 120 of them, and one more is refused."""
+  from xgen.world.knowledge import POOLS, build_knowledge
+  pools = dict(known_per_kind=94, unknown_train_per_kind=8, unknown_eval_per_kind=8, invented_per_kind=10)
+  knowledge = build_knowledge(WorldConfig(domains=("health",), **pools))["health"]
+  names = [entity.name for pool in POOLS for entity in knowledge.entities[pool]]
+  assert len(names) == len(set(names)) == 2 * 120  # two kinds (drugs and lab tests), 120 entities each
+  with pytest.raises(ValueError, match=r"WorldConfig.known_per_kind \+ .*121 entities per kind.*120 names"):
+    WorldConfig(domains=("health",), **{**pools, "known_per_kind": 95})
+  law = dict(domains=("law",), attack_domains=("law",))  # statutes and regulations: 128 names each
+  assert WorldConfig(**law, **{**pools, "known_per_kind": 102}).known_per_kind == 102
+  with pytest.raises(ValueError, match="129 entities per kind"):
+    WorldConfig(**law, **{**pools, "known_per_kind": 103})

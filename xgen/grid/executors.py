@@ -18,8 +18,10 @@ import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
+from xgen import rundir
 from xgen.grid.study import Cell
 
+BUSY = "busy"  # an outcome, not a run state: another process holds the cell's lock
 EXECUTORS = ("inprocess", "subprocess", "ray")
 EXIT_BUSY = 75  # `xgen train` exits with this when another process holds the cell's lock
 
@@ -27,7 +29,7 @@ EXIT_BUSY = 75  # `xgen train` exits with this when another process holds the ce
 @dataclasses.dataclass(frozen=True)
 class Outcome:
   cell: str
-  state: str     # "done", "failed", "diverged" or "busy"
+  state: str     # a run state (rundir.DONE, FAILED, DIVERGED) or BUSY
   message: str = ""
 
 
@@ -42,25 +44,25 @@ def train_argv(workdir: Path, cell: Cell) -> list[str]:
 
 
 def _log_path(workdir: Path, cell: Cell) -> Path:
-  path = Path(workdir) / "logs" / f"{cell.name}.log"
+  path = rundir.log_path(workdir, cell.name)
   path.parent.mkdir(parents=True, exist_ok=True)
   return path
 
 
 def _outcome_of_exit(cell: Cell, code: int, log: Path) -> Outcome:
   if code == 0:
-    return Outcome(cell.name, "done")
+    return Outcome(cell.name, rundir.DONE)
   if code == EXIT_BUSY:
-    return Outcome(cell.name, "busy", "another process is training it")
+    return Outcome(cell.name, BUSY, "another process is training it")
   tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-  return Outcome(cell.name, "failed", f"exit code {code}: {tail[0] if tail else ''} (log {log})")
+  return Outcome(cell.name, rundir.FAILED, f"exit code {code}: {tail[0] if tail else ''} (log {log})")
 
 
 def train_in_process(workdir: Path, cell: Cell, show_progress: bool = True) -> Outcome:
   from xgen.rl.config import cell_configs_from_gin
   from xgen.rl.trainer import train_cell
-  from xgen.train.locks import Busy
-  from xgen.train.sft import TrainingDiverged
+  from xgen.rundir.locks import Busy
+  from xgen.train.lifecycle import TrainingDiverged
   try:
     configs = cell_configs_from_gin(cell.gin_files, cell.gin_params)
     status = train_cell(workdir, cell.name, configs.rl, configs.mixture, configs.loss,
@@ -68,13 +70,13 @@ def train_in_process(workdir: Path, cell: Cell, show_progress: bool = True) -> O
                         operative_config=configs.operative_config, show_progress=show_progress)
     return Outcome(cell.name, status["state"])
   except Busy as error:
-    return Outcome(cell.name, "busy", str(error))
+    return Outcome(cell.name, BUSY, str(error))
   except TrainingDiverged as error:
-    return Outcome(cell.name, "diverged", str(error))
+    return Outcome(cell.name, rundir.DIVERGED, str(error))
   except Exception as error:  # noqa: BLE001  (a failed cell must not stop the grid)
     log = _log_path(workdir, cell)
     log.write_text(traceback.format_exc())
-    return Outcome(cell.name, "failed", f"{type(error).__name__}: {error} (traceback in {log})")
+    return Outcome(cell.name, rundir.FAILED, f"{type(error).__name__}: {error} (traceback in {log})")
 
 
 def run_in_process(workdir: Path, cells: Sequence[Cell], on_outcome: Callable[[Outcome], None]) -> None:
@@ -129,7 +131,7 @@ def run_ray(workdir: Path, cells: Sequence[Cell], on_outcome: Callable[[Outcome]
         try:
           code = ray.get(ref)
         except Exception as error:  # noqa: BLE001  (a lost worker fails its cell, not the grid)
-          on_outcome(Outcome(cell.name, "failed", f"ray: {type(error).__name__}: {error}"))
+          on_outcome(Outcome(cell.name, rundir.FAILED, f"ray: {type(error).__name__}: {error}"))
           continue
         on_outcome(_outcome_of_exit(cell, code, _log_path(workdir, cell)))
   finally:

@@ -2,7 +2,8 @@
 a progress bar (to watch).
 
 ``metrics.jsonl`` has one object per logged step, ``{"step": N, "name": value, ...}``. On resume
-the file is cut back to the restored step so that a rerun after a kill reads as one run.
+the file is cut back to the restored step (a torn last line from a kill is dropped too), so that a
+rerun after a kill reads as one run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Mapping
 
 from tqdm import tqdm
 
+from xgen import rundir
+
 
 def _plain(value) -> float | int | str:
   if hasattr(value, "item"):
@@ -24,11 +27,8 @@ def _plain(value) -> float | int | str:
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:
-  """Drops rows logged after ``last_step`` (they belong to work a kill threw away)."""
-  if not path.exists():
-    return
-  kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
-  path.write_text("".join(line + "\n" for line in kept))
+  """Drops rows logged after ``last_step`` (they belong to work a kill threw away) and torn lines."""
+  rundir.rewrite_jsonl(path, lambda row: isinstance(row.get("step"), int) and row["step"] <= last_step)
 
 
 class MetricWriter:
@@ -37,10 +37,10 @@ class MetricWriter:
     from tensorboardX import SummaryWriter
     self.directory = Path(directory)
     self.directory.mkdir(parents=True, exist_ok=True)
-    self.jsonl_path = self.directory / "metrics.jsonl"
+    self.jsonl_path = rundir.metrics_path(self.directory)
     truncate_jsonl(self.jsonl_path, start_step)
     self.jsonl = open(self.jsonl_path, "a")
-    self.tensorboard = SummaryWriter(str(self.directory / "tensorboard"), purge_step=start_step + 1)
+    self.tensorboard = SummaryWriter(str(rundir.tensorboard_dir(self.directory)), purge_step=start_step + 1)
     self.progress = tqdm(total=total_steps, initial=start_step, desc=description, disable=not show_progress,
                          dynamic_ncols=True, unit="step")
 
@@ -60,5 +60,7 @@ class MetricWriter:
 
   def close(self) -> None:
     self.progress.close()
-    self.jsonl.close()
-    self.tensorboard.close()
+    try:
+      self.jsonl.close()
+    finally:
+      self.tensorboard.close()

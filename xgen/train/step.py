@@ -55,11 +55,6 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: Batch) -> di
   return metrics
 
 
-@nnx.jit
-def eval_step(model: Transformer, batch: Batch) -> dict:
-  return loss_fn(model, batch)[1]
-
-
 def make_optimizer(model: Transformer, *, learning_rate: float | optax.Schedule, weight_decay: float,
                    b1: float = 0.9, b2: float = 0.95, clip_norm: float = 1.0) -> nnx.Optimizer:
   """AdamW with global-norm clipping; weight decay skips norms and embeddings-free 1-D params."""

@@ -16,87 +16,52 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+from xgen import rundir
+from xgen.rundir import locks
 from xgen.data.tfds_store import write_scenarios
 from xgen.data.tokenizer import render_chat, train_tokenizer
 from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world
 from xgen.world.personas import personas
 
-WORLD_DIR = "world"
-MANIFEST = "manifest.json"
-
-
-def world_dir(workdir: str | Path) -> Path:
-  return Path(workdir) / WORLD_DIR
-
-
-def _sha256(path: Path) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def data_files(directory: Path) -> list[Path]:
   """The files whose bytes define a world: array_record shards and the tokenizer."""
-  return sorted(directory.rglob("*.array_record-*")) + [directory / "tokenizer.model"]
+  return sorted(directory.rglob("*.array_record-*")) + [directory / rundir.TOKENIZER]
 
 
 def build_world(config: WorldConfig, workdir: str | Path, *, operative_config: str = "",
                 progress: Callable[[str], None] = lambda message: None) -> dict:
-  """Builds ``workdir/world`` from ``config``; returns the manifest."""
-  target = world_dir(workdir)
-  target.parent.mkdir(parents=True, exist_ok=True)
+  """Builds ``workdir/world`` from ``config`` under the world's lock; returns the manifest. Raises
+  ``rundir.locks.Busy`` if another process is building it."""
+  with locks.held(workdir, locks.WORLD_LOCK):
+    return rundir.build_directory(rundir.world_dir(workdir),
+                                  lambda staging: _write_world(config, staging, operative_config, progress))
+
+
+def _write_world(config: WorldConfig, staging: Path, operative_config: str, progress: Callable[[str], None]) -> dict:
   started = time.perf_counter()
-  staging = Path(tempfile.mkdtemp(prefix=f".{WORLD_DIR}.incomplete-", dir=target.parent))
-  try:
-    progress("generating scenarios")
-    splits = generate_world(config)
-    progress(f"training the tokenizer on {len(splits['pretrain_train'])} pretraining conversations")
-    train_tokenizer((render_chat(s.messages) for s in splits["pretrain_train"]), staging / "tokenizer.model",
-                    config.vocab_size)
-    progress(f"writing {sum(map(len, splits.values()))} records as array_record")
-    write_scenarios(staging / "tfds", splits)
-    (staging / "personas.json").write_text(json.dumps(personas(), indent=2, sort_keys=True) + "\n")
-    (staging / "config.gin").write_text(operative_config)
-    files = {str(path.relative_to(staging)): _sha256(path) for path in data_files(staging)}
-    manifest = {
-        "seed": config.seed,
-        "domains": list(config.domains),
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
-        "counts": {name: len(rows) for name, rows in splits.items()},
-        "files": files,
-        "world_sha256": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
-        "build_seconds": round(time.perf_counter() - started, 2),
-    }
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    _replace(staging, target)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
+  progress("generating scenarios")
+  splits = generate_world(config)
+  progress(f"training the tokenizer on {len(splits['pretrain_train'])} pretraining conversations")
+  train_tokenizer((render_chat(s.messages) for s in splits["pretrain_train"]), staging / rundir.TOKENIZER,
+                  config.vocab_size)
+  progress(f"writing {sum(map(len, splits.values()))} records as array_record")
+  write_scenarios(rundir.tfds_dir(staging), splits)
+  rundir.atomic_write_json(staging / rundir.PERSONAS, personas())
+  rundir.atomic_write_text(rundir.run_config_path(staging), operative_config)
+  files = {str(path.relative_to(staging)): rundir.sha256_file(path) for path in data_files(staging)}
+  manifest = {
+      "seed": config.seed,
+      "domains": list(config.domains),
+      "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
+      "counts": {name: len(rows) for name, rows in splits.items()},
+      "files": files,
+      "world_sha256": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
+      "build_seconds": round(time.perf_counter() - started, 2),
+  }
+  rundir.atomic_write_json(rundir.manifest_path(staging), manifest)
   return manifest
-
-
-def _replace(staging: Path, target: Path) -> None:
-  """Puts ``staging`` at ``target``; an old world there is removed only after the swap."""
-  if target.exists():
-    old = target.with_name(f".{target.name}.old-{time.time_ns()}")
-    target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    staging.rename(target)
-
-
-def read_manifest(workdir: str | Path) -> dict:
-  path = world_dir(workdir) / MANIFEST
-  if not path.exists():
-    raise FileNotFoundError(f"no world in {world_dir(workdir)} (run `xgen world build --workdir {workdir}` first)")
-  return json.loads(path.read_text())

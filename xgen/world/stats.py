@@ -12,9 +12,10 @@ import dataclasses
 from pathlib import Path
 
 from xgen.data.schema import Scenario
-from xgen.data.tfds_store import list_splits, open_scenarios
+from xgen import rundir
+from xgen.data.tfds_store import list_splits
 from xgen.data.tokenizer import Tokenizer
-from xgen.world.build import world_dir
+from xgen.world.store import open_world
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,11 +40,11 @@ def _token_lengths(scenario: Scenario, tokenizer: Tokenizer) -> tuple[int, int]:
 
 
 def world_stats(workdir: str | Path) -> list[StatsRow]:
-  directory = world_dir(workdir)
-  tokenizer = Tokenizer.load(directory / "tokenizer.model")
+  world = open_world(workdir)
+  tokenizer = world.tokenizer()
   groups: dict[tuple, list[tuple[int, int]]] = collections.defaultdict(list)
-  for split in list_splits(directory / "tfds"):
-    for scenario in open_scenarios(directory / "tfds", split):
+  for split in list_splits(rundir.tfds_dir(world.directory)):
+    for scenario in world.scenarios(split):
       key = (scenario.source, scenario.split, scenario.domain, scenario.category)
       groups[key].append(_token_lengths(scenario, tokenizer))
   rows = []

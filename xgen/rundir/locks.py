@@ -1,10 +1,11 @@
-"""Exclusive locks on run-directory work (a cell's training, a checkpoint's evaluation), so that two
-launchers on one run directory never do the same work twice.
+"""Exclusive locks on run-directory work (building the world, pretraining the base, a cell, an
+attack, a checkpoint's evaluation, an import, the analysis), so two processes never do the same
+work at once.
 
-A lock is ``fcntl.flock`` on a file under ``WORKDIR/.locks/``: the kernel releases it when its
-holder exits, however it exits (kill -9 included), so a crashed launcher never leaves a stale lock
-and the next launcher resumes the work. ``held`` raises ``Busy`` at once if another process holds
-the lock; ``wait_for`` blocks until it is free.
+A lock is ``fcntl.flock`` on ``WORKDIR/.locks/<name>.lock``: the kernel releases it when its holder
+exits, however it exits (kill -9 included), so a crashed process never leaves a stale lock and the
+next one resumes the work. ``held`` raises ``Busy`` at once if another process holds the lock;
+``wait_for`` blocks until it is free.
 """
 
 from __future__ import annotations
@@ -15,15 +16,29 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-LOCKS_DIR = ".locks"
+from xgen.rundir.layout import lock_path
+
+WORLD_LOCK, BASE_LOCK, ANALYSIS_LOCK = "world", "base", "analysis"
+
+
+def cell_lock(cell: str) -> str:
+  return f"cell-{cell}"
+
+
+def attack_lock(cell: str) -> str:
+  return f"attack-{cell}"
+
+
+def eval_lock(checkpoint: str) -> str:
+  return f"eval-{checkpoint}"
+
+
+def import_lock(name: str) -> str:
+  return f"import-{name}"
 
 
 class Busy(RuntimeError):
   """Another process holds the lock."""
-
-
-def lock_path(workdir: str | Path, name: str) -> Path:
-  return Path(workdir) / LOCKS_DIR / f"{name}.lock"
 
 
 @contextlib.contextmanager

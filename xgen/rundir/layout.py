@@ -1,0 +1,214 @@
+"""Every path of a run directory, and the names that become paths.
+
+```
+WORKDIR/
+  study.json                    the launched study's settings (plain data, read by matrix/report/claims)
+  study.gin                     the operative gin config of the launched study (a record; never parsed again)
+  world/                        tfds/ (array_record), tokenizer.model, personas.json, config.gin, manifest.json
+  base/                         a training run (see below) plus behaviour.json
+  cells/<cell>/                 a training run plus cell.json, samples.jsonl, history.jsonl
+  attacks/<cell>/               the harmful fine-tuning of that cell (a training run)
+  eval/<checkpoint>/<suite>.jsonl.gz   one row per item and response (xgen.rundir.evalrows)
+  analysis/                     matrices, heatmaps, suites.json, report.html (written as one directory)
+  imports/<name>/               a user's scenarios (tfds/, manifest.json)
+  logs/<cell>.log               a cell's output under the subprocess and Ray executors
+  .locks/<name>.lock            flock files (xgen.rundir.locks)
+```
+
+A training run directory holds ``checkpoints/`` (orbax), ``status.json``, ``metrics.jsonl``,
+``tensorboard/`` and ``config.gin``. No other module spells these names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# --- names that become paths ----------------------------------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
+MAX_NAME_LENGTH = 128
+
+
+def check_name(name: object, what: str) -> str:
+  """``name`` if it is safe as one path component (letters, digits and ``. _ + @ -``, not starting
+  with a dot, no separators, no ``..``); otherwise ValueError naming ``what`` (a flag or field)."""
+  if not isinstance(name, str) or not name:
+    raise ValueError(f"{what}: give a non-empty name, got {excerpt(name)}")
+  if len(name) > MAX_NAME_LENGTH or not _NAME.match(name) or ".." in name:
+    raise ValueError(f"{what}: {excerpt(name)} is not a safe name (use letters, digits and . _ + @ -, "
+                     f"at most {MAX_NAME_LENGTH} characters, no '/', no '..', not starting with '.')")
+  return name
+
+
+def excerpt(value: object, limit: int = 60) -> str:
+  """``repr(value)`` cut to about ``limit`` characters, so an error line never echoes a huge value."""
+  text = repr(value)
+  return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+# --- the world ------------------------------------------------------------------------------------
+
+WORLD = "world"
+
+
+def world_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / WORLD
+
+
+def tfds_dir(data_root: str | Path) -> Path:
+  """The TFDS data directory of a world or of an import."""
+  return Path(data_root) / "tfds"
+
+
+def tokenizer_path(workdir: str | Path) -> Path:
+  return world_dir(workdir) / TOKENIZER
+
+
+TOKENIZER = "tokenizer.model"
+MANIFEST = "manifest.json"
+PERSONAS = "personas.json"
+OPERATIVE_CONFIG = "config.gin"
+
+
+def manifest_path(data_root: str | Path) -> Path:
+  """The manifest of a world or of an import."""
+  return Path(data_root) / MANIFEST
+
+
+def personas_path(workdir: str | Path) -> Path:
+  return world_dir(workdir) / PERSONAS
+
+
+def imports_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / "imports"
+
+
+def import_dir(workdir: str | Path, name: str) -> Path:
+  return imports_dir(workdir) / check_name(name, "--name")
+
+
+# --- training runs: the base, cells, attacks ---------------------------------------------------------
+
+BASE = "base"          # also the checkpoint name of the pre-RL model in eval/
+CELLS = "cells"
+ATTACKS = "attacks"
+
+
+def base_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / BASE
+
+
+def cells_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / CELLS
+
+
+def cell_dir(workdir: str | Path, cell: str) -> Path:
+  return cells_dir(workdir) / check_name(cell, "cell")
+
+
+def attacks_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / ATTACKS
+
+
+def attack_dir(workdir: str | Path, cell: str) -> Path:
+  return attacks_dir(workdir) / check_name(cell, "cell")
+
+
+def checkpoints_dir(run: str | Path) -> Path:
+  return Path(run) / "checkpoints"
+
+
+def status_path(run: str | Path) -> Path:
+  return Path(run) / "status.json"
+
+
+def metrics_path(run: str | Path) -> Path:
+  return Path(run) / "metrics.jsonl"
+
+
+def tensorboard_dir(run: str | Path) -> Path:
+  return Path(run) / "tensorboard"
+
+
+def run_config_path(run: str | Path) -> Path:
+  """The operative gin config a run (or the world) was made with."""
+  return Path(run) / OPERATIVE_CONFIG
+
+
+def cell_record_path(run: str | Path) -> Path:
+  """``cell.json``: what a cell is (condition, seed, every config, fingerprint)."""
+  return Path(run) / "cell.json"
+
+
+def samples_path(run: str | Path) -> Path:
+  return Path(run) / "samples.jsonl"
+
+
+def history_path(run: str | Path) -> Path:
+  return Path(run) / "history.jsonl"
+
+
+def behaviour_path(workdir: str | Path) -> Path:
+  return base_dir(workdir) / "behaviour.json"
+
+
+# --- evaluation, analysis, the study --------------------------------------------------------------
+
+EVAL_SUFFIX = ".jsonl.gz"
+
+
+def eval_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / "eval"
+
+
+def eval_checkpoint_dir(workdir: str | Path, checkpoint: str) -> Path:
+  return eval_dir(workdir) / check_name(checkpoint, "checkpoint")
+
+
+def eval_file(workdir: str | Path, checkpoint: str, suite: str) -> Path:
+  return eval_checkpoint_dir(workdir, checkpoint) / f"{check_name(suite, 'suite')}{EVAL_SUFFIX}"
+
+
+def eval_files(checkpoint_dir: Path) -> list[Path]:
+  """The eval files of one checkpoint's directory, sorted."""
+  return sorted(checkpoint_dir.glob(f"*{EVAL_SUFFIX}"))
+
+
+def suite_of_eval_file(path: Path) -> str:
+  return path.name[:-len(EVAL_SUFFIX)]
+
+
+def analysis_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / "analysis"
+
+
+def study_json_path(workdir: str | Path) -> Path:
+  return Path(workdir) / "study.json"
+
+
+def study_gin_path(workdir: str | Path) -> Path:
+  return Path(workdir) / "study.gin"
+
+
+def logs_dir(workdir: str | Path) -> Path:
+  return Path(workdir) / "logs"
+
+
+def log_path(workdir: str | Path, cell: str) -> Path:
+  return logs_dir(workdir) / f"{check_name(cell, 'cell')}.log"
+
+
+LOCKS = ".locks"
+
+
+def lock_path(workdir: str | Path, name: str) -> Path:
+  return Path(workdir) / LOCKS / f"{check_name(name, 'lock')}.lock"
+
+
+def damaged_dir(run: str | Path) -> Path:
+  """Where a run's checkpoints that failed verification are moved (kept for inspection)."""
+  return Path(run) / "damaged"
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in ("re", "Path", "annotations")]
