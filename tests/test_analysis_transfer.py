@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from xgen.analysis.load import load_scores
+from xgen.rundir import DamagedFile
 from xgen.analysis.transfer import SuiteDelta, split_suite, suite_deltas, transfer_matrix, win_counts
 
 FAMILIES = ("honesty_pressure", "reward_hacking")
@@ -281,3 +282,22 @@ def test_load_needs_an_eval_directory(tmp_path):
     load_scores(tmp_path)
   with pytest.raises(ValueError, match="mode"):
     load_scores(tmp_path, mode="beam")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_load_names_an_unreadable_eval_file_in_one_line(eval_workdir, damage):
+  path = eval_workdir / "eval" / "trait-all.s1" / f"{SUITE}.jsonl.gz"
+  data = path.read_bytes()
+  path.write_bytes(data[:len(data) // 2] if damage == "truncated" else b"not a gzip file\n")
+  with pytest.raises(DamagedFile) as caught:
+    load_scores(eval_workdir)
+  message = str(caught.value)
+  assert message.startswith(f"{path}: unreadable eval file") and "\n" not in message
+  assert caught.value.path == path
+
+
+def test_load_reads_rows_with_and_without_a_fingerprint(eval_workdir):
+  write_rows(eval_workdir, "trait-all.s1", "honesty_pressure.law", [
+      {**row("trait-all.s1", "trait-all", 1, "honesty_pressure.law", "q1", 0.25), "fingerprint": "abc"}])
+  scores, _ = load_scores(eval_workdir)
+  assert scores["trait-all"][1] == {SUITE: {"q1": 0.75, "q2": 0.5}, "honesty_pressure.law": {"q1": 0.25}}

@@ -2,11 +2,15 @@
 
 A suite is one eval family in one domain, named ``<family>.<domain>`` (``honesty_pressure.health``).
 A checkpoint is the pre-RL base (``base``), a cell's final parameters (``<cell>``) or, on request,
-a cell's other saved steps (``<cell>@<step>``). Each (checkpoint, suite) pair becomes
-``W/eval/<checkpoint>/<suite>.jsonl.gz``: one row per item and response (greedy, and ``samples``
-sampled responses at ``temperature``) with the ids, the responses, the rubric score and criteria,
-and whether the model refused. A file is written under a temporary name and renamed when complete,
-and pairs whose file exists are skipped, so an interrupted evaluation resumes where it stopped.
+a cell's other saved steps (``<cell>@<step>``). Each (checkpoint, suite) pair becomes one eval file
+(``rundir.eval_file``) of ``EvalRow``s: one row per item and response (greedy, and ``samples`` sampled
+responses at ``temperature``) with the ids, the responses, the rubric score and criteria, whether the
+model refused, and the checkpoint's *fingerprint* (the digest of its parameters, read once per
+checkpoint). Files are written atomically. A pair is evaluated again when its file is missing, empty,
+unreadable or made from another fingerprint (a cell retrained with other settings), so an interrupted
+evaluation resumes where it stopped and a retrained cell is never scored from stale rows. A checkpoint
+that cannot be loaded (``rundir.DamagedFile``) is reported in one line and skipped; the others are
+still evaluated, and ``EvalSummary.damaged`` names it.
 
 Items of several suites are sampled together in fixed-size chunks (``EvalConfig.chunk_size``), so
 evaluating a checkpoint costs a few dozen batched sampler calls.
@@ -15,9 +19,6 @@ evaluating a checkpoint costs a few dozen batched sampler calls.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,20 +26,20 @@ from typing import Callable, Sequence
 import gin
 import jax
 
+from xgen import rundir
 from xgen.data.schema import Scenario
-from xgen.data.tfds_store import open_scenarios
 from xgen.data.tokenizer import Tokenizer
 from xgen.graders.rubric import grade
 from xgen.models.config import ModelConfig
 from xgen.models.sampler import SamplingConfig
 from xgen.models.transformer import Transformer, build_model
-from xgen.rl.rollout import run_episodes
-from xgen.train import locks
-from xgen.train.checkpoints import Checkpoints, load_training_state, training_state
-from xgen.train.sft import read_status
+from xgen.rl.rollout import Episode, run_episodes
+from xgen.rundir import locks
+from xgen.rundir.evalrows import EvalRow, eval_file_fingerprint, write_eval_file
+from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, load_training_state, training_state
+from xgen.world.store import World, open_world
 
 EVAL_SPLIT = "eval_test"
-EVAL_DIR = "eval"
 PRE_RL = "pre-rl"
 
 
@@ -54,14 +55,13 @@ class EvalConfig:
   seed: int = 0
 
   def __post_init__(self):
+    from xgen import validation as v
     for field in ("max_new_tokens", "chunk_size", "suites_per_pass"):
-      value = getattr(self, field)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"EvalConfig.{field}: must be a positive integer, got {value!r}")
-    if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 0:
-      raise ValueError(f"EvalConfig.samples: must be an integer >= 0, got {self.samples!r}")
-    if not self.temperature > 0:
-      raise ValueError(f"EvalConfig.temperature: must be > 0, got {self.temperature!r}")
+      v.positive_int("EvalConfig", field, getattr(self, field))
+    v.non_negative_int("EvalConfig", "samples", self.samples)
+    v.number_in("EvalConfig", "temperature", self.temperature, 0.0, low_open=True)
+    v.boolean("EvalConfig", "every_step", self.every_step)
+    v.non_negative_int("EvalConfig", "seed", self.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,55 +75,117 @@ class CheckpointRef:
   step: int
   directory: Path   # the run whose checkpoints/ hold it
   final: bool
+  fingerprint: str | None = None   # the digest of its parameters (recorded when it was saved)
+  problem: str | None = None       # why it cannot be evaluated (a damaged checkpoint or cell record)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSummary:
+  """What ``cross_evaluate`` did."""
+
+  checkpoints: tuple[CheckpointRef, ...]   # every checkpoint considered
+  evaluated: int                           # (checkpoint, suite) pairs evaluated and written by this call
+  damaged: dict[str, str]                  # checkpoint -> the one-line reason it was skipped
+
+  @property
+  def ok(self) -> bool:
+    """True when no checkpoint had to be skipped."""
+    return not self.damaged
+
+  def __len__(self) -> int:
+    """The number of checkpoints considered."""
+    return len(self.checkpoints)
 
 
 def suite_name(scenario: Scenario) -> str:
   return f"{scenario.category}.{scenario.domain}"
 
 
-def eval_suites(workdir: str | Path) -> dict[str, list[Scenario]]:
+def world_suites(world: World) -> dict[str, list[Scenario]]:
+  """suite -> its items, from a world's eval split."""
   suites: dict[str, list[Scenario]] = defaultdict(list)
-  for scenario in open_scenarios(Path(workdir) / "world" / "tfds", EVAL_SPLIT):
+  for scenario in world.scenarios(EVAL_SPLIT):
     suites[suite_name(scenario)].append(scenario)
   return dict(sorted(suites.items()))
 
 
+def eval_suites(workdir: str | Path) -> dict[str, list[Scenario]]:
+  """suite -> its items, from the run directory's world (verified)."""
+  return world_suites(open_world(workdir))
+
+
 def _saved_steps(directory: Path) -> list[int]:
-  checkpoints = Checkpoints(directory / "checkpoints")
+  checkpoints = Checkpoints(rundir.checkpoints_dir(directory))
   try:
     return checkpoints.all_steps()
   finally:
     checkpoints.close()
 
 
+def final_step(status: dict) -> int | None:
+  """The step a finished run's status records; None if it records none."""
+  step = status.get("step")
+  return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def cell_record_problem(directory: Path) -> str | None:
+  """Why a cell's record (its condition and seed) cannot be read; None when it is readable or absent."""
+  try:
+    rundir.read_json(rundir.cell_record_path(directory))
+  except rundir.DamagedFile as error:
+    return str(error)
+  return None
+
+
+def with_fingerprint(ref: CheckpointRef) -> CheckpointRef:
+  """``ref`` with its checkpoint's fingerprint, or with the problem that keeps it from being read."""
+  if ref.problem is not None:
+    return ref
+  try:
+    return dataclasses.replace(ref, fingerprint=checkpoint_fingerprint(ref.directory, ref.step))
+  except rundir.DamagedFile as error:
+    return dataclasses.replace(ref, problem=str(error))
+
+
+def _base_refs(workdir: Path) -> list[CheckpointRef]:
+  directory = rundir.base_dir(workdir)
+  status = rundir.read_status(directory) or {}
+  if status.get("state") != rundir.DONE:
+    return []
+  step = final_step(status)
+  problem = None if step is not None else f"{rundir.status_path(directory)}: records no final step"
+  return [CheckpointRef(rundir.BASE, rundir.BASE, PRE_RL, 0, step or 0, directory, True, problem=problem)]
+
+
+def _cell_refs(entry: rundir.CellEntry, every_step: bool) -> list[CheckpointRef]:
+  final = final_step(entry.status)
+  problem = cell_record_problem(entry.directory)
+  if final is None:
+    problem = problem or f"{rundir.status_path(entry.directory)}: records no final step"
+  if problem is not None:
+    return [CheckpointRef(entry.name, entry.name, entry.condition, entry.seed, final or 0, entry.directory, True,
+                          problem=problem)]
+  steps = _saved_steps(entry.directory) if every_step else [final]
+  return [CheckpointRef(entry.name if step == final else f"{entry.name}@{step}", entry.name, entry.condition,
+                        entry.seed, step, entry.directory, step == final) for step in steps]
+
+
 def checkpoints_to_evaluate(workdir: str | Path, *, every_step: bool = False,
                             cells: Sequence[str] | None = None) -> list[CheckpointRef]:
-  """The base, then each finished cell (sorted by name; only ``cells`` if given)."""
+  """The base, then each finished cell (sorted by name; only ``cells`` if given), each with its
+  fingerprint or with the problem that keeps it from being evaluated."""
   workdir = Path(workdir)
-  refs = []
-  base_status = read_status(workdir / "base") or {}
-  if base_status.get("state") == "done":
-    refs.append(CheckpointRef("base", "base", PRE_RL, 0, int(base_status["step"]), workdir / "base", True))
-  cells_dir = workdir / "cells"
-  names = sorted(p.name for p in cells_dir.iterdir() if p.is_dir()) if cells_dir.is_dir() else []
-  for cell in names if cells is None else [c for c in names if c in cells]:
-    directory = cells_dir / cell
-    status = read_status(directory) or {}
-    if status.get("state") != "done":
-      continue
-    labels = json.loads((directory / "cell.json").read_text()) if (directory / "cell.json").exists() else {}
-    condition, seed = labels.get("condition", cell), int(labels.get("seed", 0))
-    final = int(status["step"])
-    steps = _saved_steps(directory) if every_step else [final]
-    for step in steps:
-      name = cell if step == final else f"{cell}@{step}"
-      refs.append(CheckpointRef(name, cell, condition, seed, step, directory, step == final))
-  return refs
+  refs = _base_refs(workdir)
+  for entry in rundir.list_cells(workdir):
+    if entry.state == rundir.DONE and (cells is None or entry.name in cells):
+      refs += _cell_refs(entry, every_step)
+  return [with_fingerprint(ref) for ref in refs]
 
 
 def load_checkpoint(ref: CheckpointRef, model_config: ModelConfig) -> Transformer:
+  """The model with ``ref``'s parameters; ``rundir.DamagedFile`` if they cannot be restored intact."""
   model = build_model(model_config, seed=0)
-  checkpoints = Checkpoints(ref.directory / "checkpoints")
+  checkpoints = Checkpoints(rundir.checkpoints_dir(ref.directory))
   try:
     params = checkpoints.restore_params(ref.step, training_state(model)["params"])
   finally:
@@ -133,17 +195,10 @@ def load_checkpoint(ref: CheckpointRef, model_config: ModelConfig) -> Transforme
 
 
 def pending_suites(workdir: str | Path, ref: CheckpointRef, suites: Sequence[str]) -> list[str]:
-  directory = Path(workdir) / EVAL_DIR / ref.name
-  return [s for s in suites if not (directory / f"{s}.jsonl.gz").exists()]
-
-
-def _write_rows(path: Path, rows: list[dict]) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-  with gzip.open(temporary, "wt") as handle:
-    for row in rows:
-      handle.write(json.dumps(row, sort_keys=True) + "\n")
-  temporary.replace(path)
+  """The suites whose eval file for ``ref`` is missing, empty, unreadable or made from other parameters."""
+  if ref.fingerprint is None:
+    return list(suites)
+  return [s for s in suites if eval_file_fingerprint(rundir.eval_file(workdir, ref.name, s)) != ref.fingerprint]
 
 
 def _passes(config: EvalConfig, stop: tuple[int, ...]) -> list[tuple[str, int, SamplingConfig]]:
@@ -155,55 +210,89 @@ def _passes(config: EvalConfig, stop: tuple[int, ...]) -> list[tuple[str, int, S
   return passes
 
 
+def eval_row(ref: CheckpointRef, episode: Episode, mode: str, sample: int) -> EvalRow:
+  """The graded row of one response of ``ref``'s model."""
+  scenario = episode.scenario
+  graded = grade(scenario, episode.replies)
+  return EvalRow(checkpoint=ref.name, cell=ref.cell, condition=ref.condition, seed=ref.seed, step=ref.step,
+                 suite=suite_name(scenario), family=scenario.category, domain=scenario.domain, item_id=scenario.id,
+                 mode=mode, sample=sample, persona=None, responses=tuple(episode.replies), score=graded.score,
+                 refused=graded.refused, criteria=tuple(graded.criteria), guard=graded.guard,
+                 truncated=episode.truncated, fingerprint=ref.fingerprint)
+
+
 def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transformer, tokenizer: Tokenizer,
                         suites: dict[str, list[Scenario]], config: EvalConfig,
                         progress: Callable[[int], None] | None = None) -> int:
-  """Evaluates ``model`` on the suites not yet written for ``ref``; returns how many were written."""
+  """Evaluates ``model`` on the suites ``pending_suites`` gives for ``ref``; returns how many were written."""
   todo = pending_suites(workdir, ref, list(suites))
   stop_ids = (tokenizer.end_id, tokenizer.eos_id)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), ref.step)
   for start in range(0, len(todo), config.suites_per_pass):
     names = todo[start:start + config.suites_per_pass]
     items = [scenario for name in names for scenario in suites[name]]
-    rows: dict[str, list[dict]] = defaultdict(list)
+    rows: dict[str, list[EvalRow]] = defaultdict(list)
     for mode, sample, sampling in _passes(config, stop_ids):
       pass_key = jax.random.fold_in(jax.random.fold_in(key, sample), start)
-      episodes = run_episodes(model, tokenizer, items, sampling, pass_key, chunk_size=config.chunk_size)
-      for episode in episodes:
-        scenario = episode.scenario
-        graded = grade(scenario, episode.replies)
-        rows[suite_name(scenario)].append({
-            "checkpoint": ref.name, "cell": ref.cell, "condition": ref.condition, "seed": ref.seed,
-            "step": ref.step, "suite": suite_name(scenario), "family": scenario.category,
-            "domain": scenario.domain, "item_id": scenario.id, "mode": mode, "sample": sample, "persona": None,
-            "responses": list(episode.replies), "score": graded.score, "criteria": list(graded.criteria),
-            "refused": graded.refused, "guard": graded.guard, "truncated": episode.truncated})
+      for episode in run_episodes(model, tokenizer, items, sampling, pass_key, chunk_size=config.chunk_size):
+        rows[suite_name(episode.scenario)].append(eval_row(ref, episode, mode, sample))
     for name in names:
-      _write_rows(Path(workdir) / EVAL_DIR / ref.name / f"{name}.jsonl.gz", rows[name])
+      write_eval_file(rundir.eval_file(workdir, ref.name, name), rows[name])
       if progress is not None:
         progress(1)
   return len(todo)
 
 
+def _evaluate_ref(workdir: Path, ref: CheckpointRef, model_config: ModelConfig, tokenizer: Tokenizer,
+                  suites: dict[str, list[Scenario]], config: EvalConfig, progress: Callable[[int], None] | None,
+                  say: Callable[[str], None]) -> int:
+  """One checkpoint's pending pairs, under its lock; returns how many were written. DamagedFile if its
+  parameters cannot be restored."""
+  if not pending_suites(workdir, ref, list(suites)):
+    return 0
+  try:
+    with locks.held(workdir, locks.eval_lock(ref.name)):
+      todo = pending_suites(workdir, ref, list(suites))
+      if not todo:
+        return 0
+      say(f"evaluating {ref.name} on {len(todo)} suites")
+      model = load_checkpoint(ref, model_config)
+      return evaluate_checkpoint(workdir, ref, model, tokenizer, {name: suites[name] for name in todo}, config,
+                                 progress)
+  except locks.Busy:  # another launcher is evaluating it; its files will be there when it lets go
+    locks.wait_for(workdir, locks.eval_lock(ref.name))
+    return 0
+
+
 def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalConfig, *,
                    cells: Sequence[str] | None = None, include_base: bool = True,
+                   refs: Sequence[CheckpointRef] | None = None,
                    progress: Callable[[int], None] | None = None,
-                   announce: Callable[[str], None] | None = None) -> list[CheckpointRef]:
-  """Every (checkpoint, suite) pair not yet evaluated; returns the checkpoints considered."""
+                   announce: Callable[[str], None] | None = None) -> EvalSummary:
+  """Every (checkpoint, suite) pair not yet evaluated from the checkpoint's current parameters.
+
+  ``refs`` (from ``checkpoints_to_evaluate``) saves listing and fingerprinting the checkpoints again;
+  without it they are listed here, limited to ``cells`` and, with ``include_base``, the base. A
+  checkpoint that cannot be read is announced in one line, skipped and named in the summary's
+  ``damaged``; the summary's ``evaluated`` counts the pairs written."""
   workdir = Path(workdir)
-  tokenizer = Tokenizer.load(workdir / "world" / "tokenizer.model")
+  say = announce or (lambda line: None)
+  world = open_world(workdir)
+  tokenizer = world.tokenizer()
   model_config = dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size)
-  suites = eval_suites(workdir)
-  refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
-          if include_base or r.cell != "base"]
+  suites = world_suites(world)
+  if refs is None:
+    refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
+            if include_base or r.cell != rundir.BASE]
+  evaluated, damaged = 0, {}
   for ref in refs:
-    if not pending_suites(workdir, ref, list(suites)):
-      continue
-    try:
-      with locks.held(workdir, f"eval-{ref.name}"):
-        if announce is not None:
-          announce(f"evaluating {ref.name} on {len(pending_suites(workdir, ref, list(suites)))} suites")
-        evaluate_checkpoint(workdir, ref, load_checkpoint(ref, model_config), tokenizer, suites, config, progress)
-    except locks.Busy:  # another launcher is evaluating it; its files will be there when it lets go
-      locks.wait_for(workdir, f"eval-{ref.name}")
-  return refs
+    problem = ref.problem
+    if problem is None:
+      try:
+        evaluated += _evaluate_ref(workdir, ref, model_config, tokenizer, suites, config, progress, say)
+      except rundir.DamagedFile as error:
+        problem = str(error)
+    if problem is not None:
+      damaged[ref.name] = problem
+      say(f"skipping {ref.name}: {problem}")
+  return EvalSummary(tuple(refs), evaluated, damaged)

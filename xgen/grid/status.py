@@ -1,36 +1,54 @@
-"""``xgen grid status``: a table of a run directory's cells and their states (from status.json)."""
+"""``xgen grid status``: a table of a run directory's cells and their states (from ``xgen.rundir``).
+
+A cell whose status.json or cell.json cannot be read shows as failed, with the reason, never as a
+traceback.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from xgen.train.sft import read_status
+from xgen import rundir
+
+
+def record_problem(directory: Path) -> str | None:
+  """Why a cell's cell.json cannot be read; None when it is readable or absent."""
+  try:
+    rundir.read_json(rundir.cell_record_path(directory))
+  except rundir.DamagedFile as error:
+    return f"unreadable cell record: {error}"
+  return None
+
+
+def cell_row(entry: rundir.CellEntry) -> dict:
+  """One line of the table: the cell, its labels and its state (failed with the reason if damaged)."""
+  status, problem = entry.status, record_problem(entry.directory)
+  if problem is not None:
+    status = {**status, "state": rundir.FAILED, "reason": problem}
+  return {"cell": entry.name, "condition": entry.record.get("condition", "?"), "seed": entry.record.get("seed", "?"),
+          "state": status["state"], "step": status.get("step", 0), "steps": status.get("steps", "?"),
+          "updated": status.get("updated"), "reason": status.get("reason", "")}
 
 
 def cell_rows(workdir: str | Path) -> list[dict]:
-  cells = Path(workdir) / "cells"
-  rows = []
-  for directory in sorted(p for p in cells.iterdir() if p.is_dir()) if cells.is_dir() else []:
-    status = read_status(directory) or {"state": "pending"}
-    labels = json.loads((directory / "cell.json").read_text()) if (directory / "cell.json").exists() else {}
-    rows.append({"cell": directory.name, "condition": labels.get("condition", "?"), "seed": labels.get("seed", "?"),
-                 "state": status["state"], "step": status.get("step", 0), "steps": status.get("steps", "?"),
-                 "updated": status.get("updated"), "reason": status.get("reason", "")})
-  return rows
+  return [cell_row(entry) for entry in rundir.list_cells(workdir)]
+
+
+def updated_text(updated) -> str:
+  return time.strftime("%Y-%m-%d %H:%M", time.localtime(updated)) if isinstance(updated, (int, float)) else ""
 
 
 def status_table(workdir: str | Path) -> str:
   rows = cell_rows(workdir)
-  base = read_status(Path(workdir) / "base") or {"state": "pending"}
-  lines = [f"base: {base['state']}" + (f" at step {base['step']}" if "step" in base else "")]
+  base = rundir.read_status(rundir.base_dir(workdir)) or {"state": rundir.PENDING}
+  lines = [f"base: {base['state']}" + (f" at step {base['step']}" if "step" in base else "")
+           + (f" ({base['reason']})" if base["state"] in rundir.STOPPED and base.get("reason") else "")]
   if not rows:
-    return "\n".join(lines + [f"no cells in {Path(workdir) / 'cells'}"])
+    return "\n".join(lines + [f"no cells in {rundir.cells_dir(workdir)}"])
   header = ("cell", "condition", "seed", "state", "progress", "updated")
   table = [header] + [(r["cell"], str(r["condition"]), str(r["seed"]), r["state"], f"{r['step']}/{r['steps']}",
-                       time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"])) if r["updated"] else "")
-                      for r in rows]
+                       updated_text(r["updated"])) for r in rows]
   widths = [max(len(row[i]) for row in table) for i in range(len(header))]
   lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in table]
   counts = {}

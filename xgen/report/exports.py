@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from xgen.report import formatting as fmt
-from xgen.report.atomic import atomic_write_bytes, atomic_write_text
 from xgen.report.heatmap import heatmap_png
+from xgen.rundir import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
   from xgen.analysis.transfer import MatrixCell, SuiteDelta, TransferMatrix

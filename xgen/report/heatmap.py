@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from xgen.report import formatting as fmt
-from xgen.report.atomic import atomic_write_bytes
+from xgen.rundir import atomic_write_bytes
 
 if TYPE_CHECKING:
   from xgen.analysis.transfer import TransferMatrix

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from xgen.analysis.transfer import win_counts
 from xgen.report import formatting as fmt
-from xgen.report.atomic import atomic_write_text
 from xgen.report.heatmap import curves_png, heatmap_png
+from xgen.rundir import atomic_write_text
 
 if TYPE_CHECKING:
   from xgen.analysis.transfer import SuiteDelta, TransferMatrix

@@ -1,7 +1,12 @@
 """A run directory's results, end to end: eval rows -> per-suite deltas and transfer matrices ->
-``W/analysis/`` (matrix files, heatmaps, per-suite table) and ``W/analysis/report.html``.
+``W/analysis/``: matrix files, heatmaps, the per-suite table (``suites.json``), ``report.html`` and,
+after a launch, ``launch.json``.
 
-Used by ``xgen matrix``, ``xgen report`` and at the end of ``xgen grid launch``.
+``write_study_report`` builds the whole directory in a staging folder and swaps it in
+(``rundir.build_directory``) under the analysis lock, so ``W/analysis/`` is either the previous
+analysis, byte for byte, or the complete new one. ``write_analysis`` (``xgen matrix --format png``)
+writes chosen matrix formats into it, each file atomically. Used by ``xgen matrix``, ``xgen report``
+and at the end of ``xgen grid launch``.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from xgen import rundir
 from xgen.analysis.load import load_scores
 from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix, win_counts
-from xgen.report.atomic import atomic_write_text
-from xgen.report.exports import write_matrix
+from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
+from xgen.rundir import locks
 
-ANALYSIS_DIR = "analysis"
+# The files of W/analysis/ besides the matrix exports (named by ``exports.file_name``).
+SUITES_FILE, REPORT_FILE, LAUNCH_FILE = "suites.json", "report.html", "launch.json"
 VIEWS = ("domain", "family")
 CURVES = {  # metric in metrics.jsonl -> the title of its plot
     "reward/mean": "reward, all items",
@@ -41,13 +48,13 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
             seed: int = 0, condition_order: Sequence[str] | None = None) -> StudyAnalysis:
   scores, refusals = load_scores(workdir)
   if baseline not in scores:
-    raise FileNotFoundError(f"{Path(workdir) / 'eval'}: no evaluated checkpoint of the baseline condition "
+    raise FileNotFoundError(f"{rundir.eval_dir(workdir)}: no evaluated checkpoint of the baseline condition "
                             f"'{baseline}' (conditions evaluated: {', '.join(sorted(scores)) or 'none'})")
   others = [c for c in scores if c != baseline]
   order = [c for c in (condition_order or []) if c in others] + sorted(c for c in others if c not in
                                                                         (condition_order or []))
   if not order:
-    raise FileNotFoundError(f"{Path(workdir) / 'eval'}: only the baseline has been evaluated; nothing to compare")
+    raise FileNotFoundError(f"{rundir.eval_dir(workdir)}: only the baseline has been evaluated; nothing to compare")
   deltas = suite_deltas(scores, baseline, alpha=alpha, n_resamples=n_resamples, seed=seed)
   matrices = {view: transfer_matrix(scores, baseline, view=view, alpha=alpha, n_resamples=n_resamples, seed=seed,
                                     row_order=order) for view in VIEWS}
@@ -58,15 +65,15 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
 
 
 def training_curves(workdir: str | Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
-  """metric -> cell -> [(step, value)] from every cell's metrics.jsonl."""
+  """metric -> cell -> [(step, value)] from every cell's metrics.jsonl (a torn last line is skipped)."""
   curves: dict[str, dict[str, list[tuple[int, float]]]] = {name: {} for name in CURVES}
-  cells = Path(workdir) / "cells"
-  for metrics in sorted(cells.glob("*/metrics.jsonl")) if cells.is_dir() else []:
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+  for entry in rundir.list_cells(workdir):
+    rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
     for name in CURVES:
-      points = [(row["step"], row[name]) for row in rows if isinstance(row.get(name), (int, float))]
+      points = [(row["step"], row[name]) for row in rows
+                if isinstance(row.get(name), (int, float)) and isinstance(row.get("step"), int)]
       if points:
-        curves[name][metrics.parent.name] = points
+        curves[name][entry.name] = points
   return {CURVES[name]: cells_ for name, cells_ in curves.items() if cells_}
 
 
@@ -79,15 +86,22 @@ def summary_lines(analysis: StudyAnalysis) -> list[str]:
   return lines
 
 
-def write_analysis(workdir: str | Path, analysis: StudyAnalysis, formats: Sequence[str] = ("csv", "json", "md",
-                                                                                             "tex", "png")) -> list[Path]:
-  out = Path(workdir) / ANALYSIS_DIR
+def write_tables(directory: Path, analysis: StudyAnalysis, formats: Sequence[str] = FORMATS) -> list[Path]:
+  """Writes each view's matrix in ``formats`` and the per-suite table into ``directory``; returns the paths."""
   paths = []
-  for view, matrix in analysis.matrices.items():
-    paths += write_matrix(matrix, out, formats, deltas=analysis.deltas)
+  for matrix in analysis.matrices.values():
+    paths += write_matrix(matrix, directory, formats, deltas=analysis.deltas)
   rows = [dataclasses.asdict(d) for d in analysis.deltas]
-  paths.append(atomic_write_text(out / "suites.json", json.dumps(rows, indent=1) + "\n"))
+  paths.append(rundir.atomic_write_text(directory / SUITES_FILE, json.dumps(rows, indent=1) + "\n"))
   return paths
+
+
+def write_analysis(workdir: str | Path, analysis: StudyAnalysis, formats: Sequence[str] = FORMATS) -> list[Path]:
+  """Writes the matrices in ``formats`` and the per-suite table into ``W/analysis/``, each file atomically,
+  leaving its other files as they are (``xgen matrix --format png``). ``locks.Busy`` if another process
+  is writing the analysis."""
+  with locks.held(workdir, locks.ANALYSIS_LOCK):
+    return write_tables(rundir.analysis_dir(workdir), analysis, formats)
 
 
 def refusal_by_family(rates: dict[str, float]) -> dict[str, float]:
@@ -98,8 +112,7 @@ def refusal_by_family(rates: dict[str, float]) -> dict[str, float]:
   return {family: sum(values) / len(values) for family, values in sorted(families.items())}
 
 
-def write_study_report(workdir: str | Path, analysis: StudyAnalysis, *, title: str) -> Path:
-  refusal = {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
+def report_notes(analysis: StudyAnalysis) -> list[str]:
   notes = ["Deltas are in points (score x 100) against the baseline; * marks q < alpha after BH correction.",
            "pre-rl is the base model before any RL: its row is the base minus the baseline, i.e. the opposite of "
            "what RL on standard data alone changed."]
@@ -107,6 +120,39 @@ def write_study_report(workdir: str | Path, analysis: StudyAnalysis, *, title: s
     notes.append("Each condition has one seed: the intervals cover the sampling of eval items only, not the "
                  "variation between RL runs, and every row shares the one baseline run. Run several seeds "
                  "before reading a cell as an effect.")
-  return write_report(Path(workdir) / ANALYSIS_DIR / "report.html", title=title, summary_lines=summary_lines(analysis),
-                      matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
-                      curves=training_curves(workdir), refusal=refusal, notes=notes)
+  return notes
+
+
+def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis, *, title: str,
+                  launch: dict | None = None) -> list[Path]:
+  """Writes everything of an analysis directory into ``directory``: every matrix format, the per-suite
+  table, ``report.html`` and, if given, the launch record; returns the paths (the report last)."""
+  paths = write_tables(directory, analysis)
+  if launch is not None:
+    paths.append(rundir.atomic_write_json(directory / LAUNCH_FILE, launch))
+  refusal = {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
+  paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
+                            matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
+                            curves=training_curves(workdir), refusal=refusal, notes=report_notes(analysis)))
+  return paths
+
+
+def publish_analysis(workdir: str | Path, analysis: StudyAnalysis, *, title: str,
+                     launch: dict | None = None) -> list[Path]:
+  """Replaces ``W/analysis/`` as a whole with this analysis (see ``fill_analysis``), under the analysis
+  lock: on any error the previous directory is left as it was. Returns the final paths (the report
+  last); ``locks.Busy`` if another process is writing the analysis."""
+  target = rundir.analysis_dir(workdir)
+
+  def fill(staging: Path) -> list[Path]:
+    paths = fill_analysis(staging, workdir, analysis, title=title, launch=launch)
+    return [target / path.relative_to(staging) for path in paths]
+
+  with locks.held(workdir, locks.ANALYSIS_LOCK):
+    return rundir.build_directory(target, fill)
+
+
+def write_study_report(workdir: str | Path, analysis: StudyAnalysis, *, title: str,
+                       launch: dict | None = None) -> Path:
+  """Writes the whole of ``W/analysis/`` (``publish_analysis``); returns the path of ``report.html``."""
+  return publish_analysis(workdir, analysis, title=title, launch=launch)[-1]
