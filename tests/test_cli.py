@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,19 @@ def test_data_import_names_the_bad_line_and_writes_nothing(capsys, tmp_path):
   assert code == 2
   assert f"{path}:3" in err and "messages[0].role" in err
   assert not (tmp_path / "W" / "imports" / "mine").exists()
+
+
+def test_exit_busy_is_defined_once_in_grid_and_imported_by_the_cli():
+  import xgen
+  from xgen import cli
+  from xgen.grid import executors
+  root = Path(xgen.__file__).parent
+  assert [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.py")) if "EXIT_BUSY =" in p.read_text()] == [
+      "grid/executors.py"]
+  assert cli.EXIT_BUSY == executors.EXIT_BUSY
+
+
+@pytest.mark.parametrize("module, name", [("xgen.world.people", "first_name"), ("xgen.train.step", "eval_step"),
+                                          ("xgen.models.sampler", "sample_step"), ("xgen.graders.text", "ngrams")])
+def test_unused_helpers_are_gone(module, name):
+  assert not hasattr(importlib.import_module(module), name)

@@ -188,3 +188,61 @@ def test_refuses_to_replace_a_foreign_directory(tmp_path):
   empty = tmp_path / "empty"
   empty.mkdir()
   assert jsonl_import.import_jsonl(path, empty).num_records == 1
+
+
+def _line_with_reference(i: int, reference: str) -> str:
+  return pretrain(i).to_json()[:-1] + f',"reference":{reference}}}'
+
+
+@pytest.mark.parametrize("line, field, fragment", [
+    (_line_with_reference(60, '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"), "<record>", "nested more than 32"),
+    (_line_with_reference(61, '{"a":' + "[" * 40 + "]" * 40 + "}"), "reference.a" + "[0]" * 30, "nested more than 32"),
+    (_line_with_reference(62, '{"note": "caf\\ud800e"}'), "reference.note", "lone surrogate at character 3"),
+    (_line_with_reference(63, '{"k\\udfff": 1}'), "reference", "a key holds a lone surrogate"),
+    (json.dumps({"id": "x", "source": "pretrain", "domain": "d", "category": "c", "split": "train",
+                 "messages": [{"role": "user", "content": "\ud83d\ude00 ok \udc00"}]}),
+     "messages[0].content", "lone surrogate at character 5"),
+])
+def test_nesting_and_lone_surrogates_are_located_not_crashed_on(tmp_path, line, field, fragment):
+  """json.loads itself accepts both (a RecursionError past ~1000 levels aside), but a record must be
+  storable as UTF-8 and walkable without exhausting the stack."""
+  path = write_lines(tmp_path / "odd.jsonl", [good_line(0), line])
+  with pytest.raises(SchemaError) as caught:
+    jsonl_import.import_jsonl(path, tmp_path / "out")
+  assert caught.value.where == f"{path}:2" and caught.value.field == field
+  assert fragment in str(caught.value)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.jsonl"]
+
+
+def test_a_valid_surrogate_pair_and_the_worlds_nesting_are_fine(tmp_path):
+  line = _line_with_reference(0, '{"emoji": "\\ud83d\\ude00", "deep": ' + "[" * 20 + "]" * 20 + "}")
+  assert jsonl_import.read_jsonl(write_lines(tmp_path / "ok.jsonl", [line]))[0].reference["emoji"] == "\U0001F600"
+
+
+def test_a_huge_bad_value_gives_a_short_message(tmp_path):
+  huge = "x" * 10_000_000
+  path = write_lines(tmp_path / "huge.jsonl", [json.dumps({**pretrain(0).to_dict(), "source": huge}),
+                                               json.dumps({**pretrain(1).to_dict(), huge: 1})])
+  with pytest.raises(SchemaError) as caught:
+    jsonl_import.read_jsonl(path)
+  assert "huge.jsonl:1" in str(caught.value) and len(str(caught.value)) < 1000
+  with pytest.raises(SchemaError) as caught:
+    jsonl_import.parse_jsonl(path.read_bytes().split(b"\n", 1)[1], "huge.jsonl")
+  assert "huge.jsonl:1" in str(caught.value) and len(str(caught.value)) < 1000
+
+
+def test_the_callers_check_runs_on_every_record_and_its_error_is_located(tmp_path):
+  """The data layer knows nothing of graders; the CLI passes the rubric check in."""
+  seen = []
+
+  def check(scenario: Scenario) -> None:
+    seen.append(scenario.id)
+    if scenario.id == "pre-2":
+      raise SchemaError("rubric[0].check", "no check named 'nope'")
+
+  path = write_lines(tmp_path / "in.jsonl", [good_line(0), good_line(1), "", good_line(2), good_line(3)])
+  with pytest.raises(SchemaError, match=r"in\.jsonl:4: field 'rubric\[0\]\.check': no check named 'nope'"):
+    jsonl_import.import_jsonl(path, tmp_path / "out", check=check)
+  assert seen == ["pre-0", "pre-1", "pre-2"] and not (tmp_path / "out").exists()
+  assert jsonl_import.import_jsonl(write_lines(tmp_path / "ok.jsonl", [good_line(0)]), tmp_path / "out",
+                                   check=check).num_records == 1

@@ -153,7 +153,7 @@ def test_scenarios_work_as_items():
 
 
 def test_spec_validation():
-  with pytest.raises(ValueError, match=r"MixtureSpec.dose must be in \[0, 1\], got 1.5"):
+  with pytest.raises(ValueError, match=r"MixtureSpec.dose: must be a number in \[0, 1\], got 1.5"):
     MixtureSpec(dose=1.5)
   with pytest.raises(ValueError, match=r"dose.*-0.1"):
     MixtureSpec(dose=-0.1)
@@ -164,7 +164,7 @@ def test_spec_validation():
     MixtureSpec(dose=0.1, reward_mode="binary")
   with pytest.raises(ValueError, match="MixtureSpec.traits: give a tuple"):
     MixtureSpec(dose=0.1, traits="honesty")
-  with pytest.raises(ValueError, match="MixtureSpec.trait_domains must be a DomainSelection"):
+  with pytest.raises(ValueError, match="MixtureSpec.trait_domains: must be a DomainSelection"):
     MixtureSpec(dose=0.1, trait_domains=("health",))
   assert MixtureSpec(dose=0.1, traits=["honesty"]).traits == ("honesty",)
   with pytest.raises(TypeError):
@@ -172,7 +172,7 @@ def test_spec_validation():
 
 
 def test_domain_selection_validation():
-  with pytest.raises(ValueError, match="mode must be one of.*'some'"):
+  with pytest.raises(ValueError, match="DomainSelection.mode: must be one of.*'some'"):
     DomainSelection(mode="some", domains=("health",))
   with pytest.raises(ValueError, match="'only'.*at least one domain"):
     DomainSelection(mode="only")

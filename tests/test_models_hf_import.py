@@ -150,3 +150,34 @@ def test_unsupported_configs_are_named():
     config_from_hf({**base, "model_type": "llama", "attention_bias": True})
   legacy = config_from_hf({**base, "model_type": "llama", "rope_theta": 5e5, "rope_scaling": None})
   assert legacy.rope_theta == 5e5 and legacy.n_kv_heads == 4 and not legacy.attention_bias
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "absolute", "link.safetensors",
+                                   "sub/../../outside.safetensors"])
+def test_shards_outside_the_checkpoint_directory_are_refused(tmp_path, shard):
+  """A checkpoint someone sent you must not make the loader read other files: the index's shard names
+  may not be absolute, climb out with '..', or be links that leave the directory."""
+  checkpoint = tmp_path / "checkpoint"
+  _hf_model("llama", tied=True).save_pretrained(checkpoint)
+  outside = tmp_path / "outside.safetensors"
+  (checkpoint / "model.safetensors").rename(outside)  # a perfectly loadable file, just not in the checkpoint
+  if shard == "absolute":
+    shard = str(outside)
+  if shard == "link.safetensors":
+    (checkpoint / shard).symlink_to(outside)
+  index = {"metadata": {}, "weight_map": {name: shard for name in load_file(outside)}}
+  (checkpoint / "model.safetensors.index.json").write_text(json.dumps(index))
+  with pytest.raises(ValueError, match="is not a file inside the checkpoint directory") as caught:
+    load_hf_checkpoint(checkpoint)
+  message = str(caught.value)
+  assert "\n" not in message and message.startswith(str(checkpoint / "model.safetensors.index.json"))
+  assert repr(shard) in message
+
+
+def test_a_link_that_stays_inside_the_checkpoint_is_fine(tmp_path):
+  hf_model = _hf_model("llama", tied=True)
+  hf_model.save_pretrained(tmp_path)
+  (tmp_path / "blobs").mkdir()
+  (tmp_path / "model.safetensors").rename(tmp_path / "blobs" / "weights")
+  (tmp_path / "model.safetensors").symlink_to(tmp_path / "blobs" / "weights")
+  assert _max_diff(hf_model, tmp_path) < TOLERANCE

@@ -138,7 +138,11 @@ def test_same_seed_same_world_other_seed_other_world():
     ("domains", ("health", "atlantis"), "unknown domain 'atlantis'"),
     ("attack_domains", ("law",), "not among WorldConfig.domains"),
     ("trait_train", 7, "must be even"),
-    ("base_rates", {"invent_unknown": 1.5}, "must be in [0, 1]"),
+    ("base_rates", {"invent_unknown": 1.5}, "must be a number in [0, 1]"),
+    ("base_rates", {"invent_unknown": "high"}, "WorldConfig.base_rates['invent_unknown']"),
+    ("seed", "x", "WorldConfig.seed: must be an integer >= 0, got 'x'"),
+    ("seed", True, "WorldConfig.seed"),
+    ("known_per_kind", 95, "121 entities per kind, but domain health's 'lab test' forms only 120 names"),
     ("base_rates", {"lying": 0.5}, "unknown habit 'lying'"),
     ("vocab_size", 10, "WorldConfig.vocab_size"),
 ])

@@ -8,13 +8,17 @@ a failure while working gets one line and exit code 1; success exits 0.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from xgen import rundir
+from xgen.grid.executors import EXIT_BUSY
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_BUSY = 75  # another process holds the lock of the work asked for (xgen.grid.executors reads it)
 
 
 class BadInput(Exception):
@@ -28,6 +32,48 @@ class _Parser(argparse.ArgumentParser):
 
 def _progress(message: str) -> None:
   print(f"[xgen] {message}", file=sys.stderr, flush=True)
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+  """An argparse ``type``: an integer >= ``minimum``, or argparse's one-line error naming the flag."""
+
+  def parse(text: str) -> int:
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {rundir.excerpt(text)}") from None
+    if value < minimum:
+      raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+    return value
+
+  return parse
+
+
+def _write_problem(directory: Path) -> str | None:
+  """Why nothing can be written in ``directory``, or None. ``os.access`` alone is not enough (root
+  passes it whatever the mode, and a read-only mount only fails on write), so a probe file is
+  created and removed too."""
+  if not os.access(directory, os.W_OK | os.X_OK):
+    return "no permission to write there"
+  try:
+    descriptor, probe = tempfile.mkstemp(prefix=".xgen-write-probe-", dir=directory)
+  except OSError as error:
+    return error.strerror or type(error).__name__
+  os.close(descriptor)
+  os.unlink(probe)
+  return None
+
+
+def _check_workdir(workdir: str, *, write: bool) -> None:
+  """``--workdir`` is a directory or can become one, and (for commands that write) a writable one."""
+  path = Path(workdir)
+  existing = next(p for p in (path, *path.parents) if p.exists())  # "." and "/" always exist
+  if not existing.is_dir():
+    where = "is a file" if existing == path else f"is inside {existing}, which is a file"
+    raise BadInput(f"--workdir {workdir}: {where}, not a directory")
+  problem = _write_problem(existing) if write else None
+  if problem:
+    raise BadInput(f"--workdir {workdir}: cannot write in {existing} ({problem})")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +103,14 @@ def _build(config_class):
   """A gin-bound config dataclass; a bad value becomes one line naming the field."""
   try:
     return config_class()
-  except ValueError as error:
-    message = " ".join(str(error).split())
-    raise BadInput(message.split(" In call to configurable")[0]) from None
+  except (ValueError, TypeError) as error:  # TypeError: e.g. a required field gin does not bind
+    raise BadInput(_config_message(error)) from None
+
+
+def _config_message(error: Exception) -> str:
+  """A config's error as one line, without the "In call to configurable ..." that gin appends."""
+  message = " ".join(str(error).split()).split(" In call to configurable")[0]
+  return message if len(message) <= 500 else f"{message[:500]}... ({len(message)} characters)"
 
 
 def cmd_world_build(args: argparse.Namespace) -> int:
@@ -82,7 +133,8 @@ def cmd_world_build(args: argparse.Namespace) -> int:
 
 def cmd_world_stats(args: argparse.Namespace) -> int:
   from xgen.data.tokenizer import Tokenizer
-  from xgen.world.build import read_manifest, world_dir
+  from xgen.rundir import world_dir
+  from xgen.world.store import read_manifest
   from xgen.world.stats import format_stats, world_stats
   _configure(args)
   try:
@@ -99,7 +151,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
   from xgen import config
   from xgen.models.config import ModelConfig
   from xgen.train.pretrain import pretrain
-  from xgen.train.sft import SFTConfig, TrainingDiverged
+  from xgen.train.config import SFTConfig
+  from xgen.train.sft import TrainingDiverged
   _configure(args, ["runs/pretrain.gin"])
   model_config, sft_config = _build(ModelConfig), _build(SFTConfig)
   try:
@@ -107,15 +160,15 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
   except FileNotFoundError as error:
     raise BadInput(str(error)) from None
   except TrainingDiverged as error:
-    print(f"xgen pretrain: diverged: {error}; see {Path(args.workdir) / 'base' / 'status.json'}", file=sys.stderr)
+    print(f"xgen pretrain: diverged: {error}; see {rundir.status_path(rundir.base_dir(args.workdir))}", file=sys.stderr)
     return EXIT_FAILED
-  print(f"pretrained {Path(args.workdir) / 'base'}: {status['state']} at step {status['step']}"
+  print(f"pretrained {rundir.base_dir(args.workdir)}: {status['state']} at step {status['step']}"
         + (f" ({status['epochs']} epochs of the corpus)" if "epochs" in status else ""))
   if args.probes:
     from xgen.eval.base_report import base_behaviour
     _progress(f"probing the base model ({args.probes} probes per kind and domain)")
     print(base_behaviour(args.workdir, model_config, per_kind=args.probes))
-    print(f"written to {Path(args.workdir) / 'base' / 'behaviour.json'}")
+    print(f"written to {rundir.behaviour_path(args.workdir)}")
   return EXIT_OK
 
 
@@ -123,14 +176,16 @@ def cmd_train(args: argparse.Namespace) -> int:
   from xgen import config
   from xgen.models.config import ModelConfig
   from xgen.rl.config import LossConfig, MixtureConfig, RLConfig
-  from xgen.rl.trainer import cell_dir, train_cell
-  from xgen.train.locks import Busy
+  from xgen.rl.trainer import train_cell
+  from xgen.rundir import cell_dir
+  from xgen.rundir.locks import Busy
   from xgen.train.sft import TrainingDiverged
   _configure(args, ["runs/rl.gin"])
   rl, mixture, loss = _build(RLConfig), _build(MixtureConfig), _build(LossConfig)
-  cell = args.cell or f"{mixture.label()}.s{rl.seed}"
-  if not cell.replace("-", "").replace("_", "").replace(".", "").replace("+", "").isalnum():
-    raise BadInput(f"--cell {cell!r}: use letters, digits and - _ . + only")
+  try:
+    cell = rundir.check_name(args.cell or f"{mixture.label()}.s{rl.seed}", "--cell")
+  except ValueError as error:
+    raise BadInput(str(error)) from None
   labels = {"condition": args.condition or mixture.label(), "seed": rl.seed}
   try:
     status = train_cell(args.workdir, cell, rl, mixture, loss, labels=labels, model_config=_build(ModelConfig),
@@ -155,7 +210,7 @@ def _study_configs(args: argparse.Namespace, default_files: Sequence[str]):
   from xgen.grid.launch import StudyConfigs
   from xgen.grid.study import StudyConfig
   from xgen.models.config import ModelConfig
-  from xgen.train.sft import SFTConfig
+  from xgen.train.config import SFTConfig
   from xgen.world.config import WorldConfig
   _configure(args, default_files)
   built = [_build(c) for c in (StudyConfig, WorldConfig, ModelConfig, SFTConfig, EvalConfig)]
@@ -182,8 +237,6 @@ def _launch(args: argparse.Namespace, configs) -> int:
 
 
 def cmd_grid_launch(args: argparse.Namespace) -> int:
-  if args.parallel < 1:
-    raise BadInput(f"--parallel {args.parallel}: must be at least 1")
   if args.executor == "inprocess" and args.parallel > 1:
     args.executor = "subprocess"
   return _launch(args, _study_configs(args, ["studies/default.gin"]))
@@ -214,21 +267,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
     raise BadInput(f"no world in {Path(args.workdir) / 'world'}")
   try:
     model_config = saved_model_config(Path(args.workdir) / "base") or _build(ModelConfig)
-  except FileNotFoundError as error:
-    raise BadInput(str(error)) from None
+  except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
+    raise BadInput(_config_message(error)) from None
   refs = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=_progress)
   print(f"evaluated {len(refs)} checkpoints into {Path(args.workdir) / 'eval'}")
   return EXIT_OK
 
 
-def _analysis(args: argparse.Namespace):
-  from xgen.grid.study import StudyConfig
-  from xgen.report.study import analyse
-  study_gin = Path(args.workdir) / "study.gin"
-  if not args.gin_file and study_gin.exists():
-    args.gin_file = [str(study_gin)]
+def _launched_study(args: argparse.Namespace):
+  """The study's settings: from explicit --gin_file, else from the workdir's study.json (plain data that
+  `xgen grid launch` wrote) with any StudyConfig --gin_param on top. The workdir's study.gin is a record
+  and is never parsed unasked: a gin file can import Python modules, and a workdir may come from anyone."""
+  from xgen import config
+  from xgen.grid.study import StudyConfig, study_from_record
   _configure(args)
-  study = _build(StudyConfig)
+  if args.gin_file:
+    return _build(StudyConfig)
+  path = rundir.study_json_path(args.workdir)
+  try:
+    record = rundir.read_json(path)
+  except rundir.DamagedFile as error:
+    raise BadInput(str(error)) from None
+  if record is None:
+    if rundir.study_gin_path(args.workdir).exists():
+      raise BadInput(f"no {path} (the study was launched by an older xgen); if you trust "
+                     f"{rundir.study_gin_path(args.workdir)}, pass it with --gin_file")
+    return _build(StudyConfig)
+  try:
+    return study_from_record(record, str(path), **config.bound_values("StudyConfig"))
+  except ValueError as error:
+    raise BadInput(_config_message(error)) from None
+
+
+def _analysis(args: argparse.Namespace):
+  from xgen.report.study import analyse
+  study = _launched_study(args)
   try:
     return analyse(args.workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
                    seed=study.analysis_seed), study
@@ -261,14 +334,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_data_import(args: argparse.Namespace) -> int:
   from xgen.data.jsonl_import import import_jsonl
+  from xgen.graders.rubric import check_rubric
   _configure(args)
   path = Path(args.file)
   if not path.is_file():
     raise BadInput(f"no such file: {path}")
-  name = args.name or path.stem
-  out_dir = Path(args.workdir) / "imports" / name
   try:
-    summary = import_jsonl(path, out_dir)
+    given = args.name is not None
+    out_dir = rundir.import_dir(args.workdir, rundir.check_name(
+        args.name if given else path.stem, "--name" if given else "--name (default: the file's stem)"))
+  except ValueError as error:
+    raise BadInput(str(error)) from None
+  try:
+    summary = import_jsonl(path, out_dir, check=check_rubric)
   except (ValueError, FileExistsError) as error:  # SchemaError is a ValueError and names file:line
     raise BadInput(str(error)) from None
   splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
@@ -297,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "into WORKDIR/base/ (defaults to --gin_file runs/pretrain.gin); "
                                                    "resumes from the newest checkpoint")
   _add_common(pretrain)
-  pretrain.add_argument("--probes", type=int, default=20, metavar="N",
+  pretrain.add_argument("--probes", type=_at_least(0), default=20, metavar="N",
                         help="after training, probe fact recall and each bad habit with N conversations per domain "
                              "(0 to skip); written to WORKDIR/base/behaviour.json")
   pretrain.set_defaults(run=cmd_pretrain)
@@ -323,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "launching again resumes")
   _add_common(grid_launch)
   grid_launch.add_argument("--executor", choices=("inprocess", "subprocess", "ray"), default="inprocess")
-  grid_launch.add_argument("--parallel", type=int, default=1, metavar="N",
+  grid_launch.add_argument("--parallel", type=_at_least(1), default=1, metavar="N",
                            help="train N cells at once in subprocesses")
   grid_launch.add_argument("--retry_failed", action="store_true", help="train failed or diverged cells again")
   grid_launch.add_argument("--ray_address", help="a Ray cluster to join (default: start a local one)")
@@ -359,22 +437,66 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _writes(args: argparse.Namespace) -> bool:
+  """Whether the command writes into --workdir (all but the ones that only read it)."""
+  return args.run not in (cmd_world_stats, cmd_grid_status, cmd_matrix) or getattr(args, "format", None) == "png"
+
+
+class _NoStorageTracebacks:
+  """Orbax logs each failed background write with a traceback before the failure reaches the command,
+  which then reports it in one line (a read-only file system, a full disk): keep only that line."""
+
+  def filter(self, record) -> bool:
+    from_orbax = "orbax" in record.pathname or str(record.msg).startswith("[process=")
+    return not (from_orbax and record.levelno >= 40)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   run: Callable[[argparse.Namespace], int] = args.run
   from xgen.config import enable_compilation_cache
   enable_compilation_cache()
+  import logging
+  logging.getLogger("absl").addFilter(_NoStorageTracebacks())
   prog = f"xgen {args.command}" + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
+  from xgen.rundir.locks import Busy
   try:
+    _check_workdir(args.workdir, write=_writes(args))
     return run(args)
   except BadInput as error:
     print(f"{prog}: error: {error}", file=sys.stderr)
     return EXIT_BAD_INPUT
+  except Busy as error:
+    print(f"{prog}: {error}", file=sys.stderr)
+    return EXIT_BUSY
+  except rundir.DamagedFile as error:
+    print(f"{prog}: damaged file: {error}", file=sys.stderr)
+    return EXIT_FAILED
+  except OSError as error:  # a failing write (read-only file system, disk full): one line, never a traceback
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    _STORAGE_FAILED.append(error)
+    return EXIT_FAILED
   except KeyboardInterrupt:
     print(f"{prog}: interrupted; nothing half-written was left behind", file=sys.stderr)
     return 130
 
 
+_STORAGE_FAILED: list[OSError] = []
+
+
+def console() -> None:
+  """The ``xgen`` program. After a failing write the background writers (checkpoint and event-file
+  threads) may wait minutes on a file system that will not take their bytes, and would then print
+  their own tracebacks at exit: the one line has been said and the status recorded where possible,
+  so the process ends at once."""
+  code = main()
+  if _STORAGE_FAILED:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+  sys.exit(code)
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  console()

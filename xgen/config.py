@@ -7,10 +7,14 @@ Gin files are looked up as given, then under the repository's ``gin/`` folder, s
 from __future__ import annotations
 
 import logging
+import re
+import tokenize
 from pathlib import Path
 from typing import Sequence
 
 import gin
+
+from xgen.rundir.layout import excerpt
 
 GIN_ROOT = Path(__file__).resolve().parent.parent / "gin"
 
@@ -27,10 +31,38 @@ def _resolve(path: str) -> str:
   raise ConfigError(f"gin file not found: {path} (also looked in {GIN_ROOT})")
 
 
+MAX_REASON = 300  # characters of gin's own message kept in ours (it may quote a huge value)
+
+
 def _one_line(error: BaseException) -> str:
+  if isinstance(error, tokenize.TokenError):  # gin's tokenizer reached the end inside brackets or a string
+    return f"a bracket or quote is never closed ({error.args[0]})"
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   # gin appends "In file ..., line N" / "In bindings string line N" after the reason.
-  return " ".join(lines) if lines else type(error).__name__
+  text = " ".join(lines) if lines else type(error).__name__
+  return text if len(text) <= MAX_REASON else f"{text[:MAX_REASON]}... ({len(text)} characters)"
+
+
+_UNDEFINED_MACRO = re.compile(r"No bindings specified for '([^']+)/gin\.macro'")
+
+
+def _finalize_problem(error: ValueError, files: Sequence[str], gin_params: Sequence[str]) -> str:
+  """One line for gin's check at ``finalize``: an undefined ``%MACRO`` names the binding or the file
+  and line that uses it."""
+  match = _UNDEFINED_MACRO.search(str(error))
+  if not match:
+    return f"gin config: {_one_line(error)}"
+  name = match.group(1)
+  use = re.compile(rf"%{re.escape(name)}(?![\w.])")
+  problem = f"undefined macro %{name} (no '{name} = ...' in the gin files or bindings)"
+  for binding in gin_params:
+    if use.search(binding):
+      return f"--gin_param {excerpt(binding)}: {problem}"
+  for path in files:
+    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
+      if use.search(line.split("#")[0]):
+        return f"{path}:{number}: {problem}"
+  return f"gin config: {problem}"
 
 
 class _QuietIncludeLookup(logging.Filter):
@@ -53,20 +85,33 @@ def load_config(gin_files: Sequence[str] = (), gin_params: Sequence[str] = ()) -
     _parse(files, gin_params)
   finally:
     logging.getLogger().removeFilter(quiet)
-  gin.finalize()
+  try:
+    gin.finalize()
+  except ValueError as error:
+    raise ConfigError(_finalize_problem(error, files, gin_params)) from None
+
+
+# What gin raises for a file or binding it cannot use: unknown names (ValueError), bad syntax (SyntaxError,
+# or TokenError for an unclosed bracket or string), an ``import`` of a missing module (ImportError), ...
+_PARSE_ERRORS = (ValueError, SyntaxError, KeyError, TypeError, tokenize.TokenError, ImportError, RecursionError)
 
 
 def _parse(files: Sequence[str], gin_params: Sequence[str]) -> None:
   for path in files:
     try:
       gin.parse_config_file(path)
-    except (ValueError, SyntaxError, KeyError, TypeError, OSError) as error:
+    except _PARSE_ERRORS + (OSError,) as error:
       raise ConfigError(f"{path}: {_one_line(error)}") from None
   for binding in gin_params:
     try:
       gin.parse_config(binding)
-    except (ValueError, SyntaxError, KeyError, TypeError) as error:
-      raise ConfigError(f"--gin_param {binding!r}: {_one_line(error)}") from None
+    except _PARSE_ERRORS as error:
+      raise ConfigError(f"--gin_param {excerpt(binding)}: {_one_line(error)}") from None
+
+
+def bound_values(configurable: str) -> dict:
+  """The values the loaded config binds for ``configurable``'s parameters (macros resolved)."""
+  return dict(gin.get_bindings(configurable))
 
 
 def operative_config() -> str:

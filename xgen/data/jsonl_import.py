@@ -1,8 +1,9 @@
 """Import user scenarios from JSONL into a TFDS dataset, all-or-nothing.
 
 Each non-blank line of the input is one scenario (see :mod:`xgen.data.schema`). The whole
-file is validated before anything is written; the first bad line raises a
-:class:`SchemaError` located at ``path:line``.
+file is validated before anything is written, by the schema and by an optional ``check`` that
+the caller passes in (the CLI passes the graders' ``check_rubric``; this layer does not know the
+graders); the first bad line raises a :class:`SchemaError` located at ``path:line``.
 
 The imported dataset has one TFDS split per (source, split) pair, named
 ``f"{source}_{split}"`` (e.g. ``trait_train``), under ``out_dir/tfds/``, next to
@@ -20,7 +21,7 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from xgen.data import tfds_store
 from xgen.data.schema import Scenario, SchemaError
@@ -40,8 +41,12 @@ class ImportSummary:
   num_records: int
 
 
-def parse_jsonl(data: bytes, where: str) -> list[Scenario]:
-  """Scenarios from JSONL bytes; errors are located at ``where:line`` (1-based)."""
+RecordCheck = Callable[[Scenario], None]  # raises SchemaError for a record that must not be imported
+
+
+def parse_jsonl(data: bytes, where: str, *, check: RecordCheck | None = None) -> list[Scenario]:
+  """Scenarios from JSONL bytes, each passed to ``check`` if given; errors are located at ``where:line``
+  (1-based)."""
   scenarios: list[Scenario] = []
   first_line: dict[str, int] = {}
   for line_number, raw in enumerate(data.split(b"\n"), start=1):
@@ -53,6 +58,8 @@ def parse_jsonl(data: bytes, where: str) -> list[Scenario]:
       continue
     try:
       scenario = Scenario.from_json(line)
+      if check is not None:
+        check(scenario)
     except SchemaError as error:
       raise error.at(f"{where}:{line_number}") from None
     if scenario.id in first_line:
@@ -63,9 +70,9 @@ def parse_jsonl(data: bytes, where: str) -> list[Scenario]:
   return scenarios
 
 
-def read_jsonl(path: str | Path) -> list[Scenario]:
+def read_jsonl(path: str | Path, *, check: RecordCheck | None = None) -> list[Scenario]:
   """Every scenario in a JSONL file, in file order; the first bad line raises SchemaError."""
-  return parse_jsonl(Path(path).read_bytes(), str(path))
+  return parse_jsonl(Path(path).read_bytes(), str(path), check=check)
 
 
 def split_name(scenario: Scenario) -> str:
@@ -126,12 +133,13 @@ def _move_into_place(staged: Path, out_dir: Path) -> None:
   shutil.rmtree(retired, ignore_errors=True)
 
 
-def import_jsonl(path: str | Path, out_dir: str | Path) -> ImportSummary:
-  """Validates ``path`` and writes it as a TFDS dataset plus manifest into ``out_dir``."""
+def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | None = None) -> ImportSummary:
+  """Validates ``path`` (with ``check`` too, if given) and writes it as a TFDS dataset plus manifest into
+  ``out_dir``."""
   path, out_dir = Path(path), Path(out_dir)
   data = path.read_bytes()
   sha256 = hashlib.sha256(data).hexdigest()
-  scenarios = parse_jsonl(data, str(path))
+  scenarios = parse_jsonl(data, str(path), check=check)
   if not scenarios:
     raise ValueError(f"{path}: holds no records")
   if out_dir.exists() and not _is_replaceable(out_dir):

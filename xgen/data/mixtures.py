@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 from fractions import Fraction
 from typing import Any, Generic, Protocol, Sequence, TypeVar
 
 import numpy as np
+
+from xgen import validation as v
 
 SELECTION_MODES = ("all", "only", "exclude")
 REWARD_MODES = ("rubric", "generic")
@@ -44,19 +45,6 @@ class Item(Protocol):
 T = TypeVar("T", bound=Item)
 
 
-def _names(value: Any, field: str) -> tuple[str, ...]:
-  """A tuple of distinct non-empty names; a bare string is a mistake, not a list of letters."""
-  if isinstance(value, str) or not isinstance(value, (tuple, list)):
-    raise ValueError(f"{field}: give a tuple of names, got {value!r}")
-  names = tuple(value)
-  for name in names:
-    if not isinstance(name, str) or not name.strip():
-      raise ValueError(f"{field}: names must be non-empty strings, got {name!r}")
-  if len(set(names)) != len(names):
-    raise ValueError(f"{field}: repeated names in {names!r}")
-  return names
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DomainSelection:
   """Which domains a pool may use: ``all``, ``only`` the given ones, or all but (``exclude``) them."""
@@ -65,13 +53,12 @@ class DomainSelection:
   domains: tuple[str, ...] = ()
 
   def __post_init__(self):
-    if self.mode not in SELECTION_MODES:
-      raise ValueError(f"DomainSelection.mode must be one of {', '.join(SELECTION_MODES)}, got {self.mode!r}")
-    object.__setattr__(self, "domains", _names(self.domains, "DomainSelection.domains"))
+    v.choice("DomainSelection", "mode", self.mode, SELECTION_MODES)
+    object.__setattr__(self, "domains", v.names_tuple("DomainSelection", "domains", self.domains))
     if self.mode == "only" and not self.domains:
       raise ValueError("DomainSelection(mode='only') needs at least one domain")
     if self.mode == "all" and self.domains:
-      raise ValueError(f"DomainSelection(mode='all') takes no domains, got {self.domains!r}")
+      raise ValueError(f"DomainSelection(mode='all') takes no domains, got {v.excerpt(self.domains)}")
 
   @classmethod
   def all(cls) -> "DomainSelection":
@@ -94,14 +81,9 @@ class DomainSelection:
 
 
 def dose_fraction(dose: Any) -> Fraction:
-  """The dose as an exact fraction: a float is read as its shortest decimal (0.3 is 3/10)."""
-  if isinstance(dose, bool) or not isinstance(dose, numbers.Real):
-    raise ValueError(f"MixtureSpec.dose must be a number in [0, 1], got {dose!r}")
-  if isinstance(dose, float):
-    if not math.isfinite(dose):
-      raise ValueError(f"MixtureSpec.dose must be a number in [0, 1], got {dose!r}")
-    return Fraction(repr(dose))
-  return Fraction(dose)
+  """The dose (a number in [0, 1]) as an exact fraction: a float is read as its shortest decimal (0.3 is 3/10)."""
+  v.number_in("MixtureSpec", "dose", dose, 0, 1)
+  return Fraction(repr(dose)) if isinstance(dose, float) else Fraction(dose)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -115,16 +97,12 @@ class MixtureSpec:
   traits: tuple[str, ...] = ()  # trait names (scenario categories) to train; empty means all
 
   def __post_init__(self):
-    fraction = dose_fraction(self.dose)
-    if not 0 <= fraction <= 1:
-      raise ValueError(f"MixtureSpec.dose must be in [0, 1], got {self.dose!r}")
+    dose_fraction(self.dose)
     for field in ("trait_domains", "standard_domains"):
       if not isinstance(getattr(self, field), DomainSelection):
-        raise ValueError(f"MixtureSpec.{field} must be a DomainSelection, got {getattr(self, field)!r}")
-    if self.reward_mode not in REWARD_MODES:
-      raise ValueError(f"MixtureSpec.reward_mode must be one of {', '.join(REWARD_MODES)}, "
-                       f"got {self.reward_mode!r}")
-    object.__setattr__(self, "traits", _names(self.traits, "MixtureSpec.traits"))
+        raise v.fail("MixtureSpec", field, "a DomainSelection", getattr(self, field))
+    v.choice("MixtureSpec", "reward_mode", self.reward_mode, REWARD_MODES)
+    object.__setattr__(self, "traits", v.names_tuple("MixtureSpec", "traits", self.traits))
 
   @property
   def dose_fraction(self) -> Fraction:
@@ -158,9 +136,7 @@ def _epoch_permutation(seed: int, pool: str, epoch: int, size: int) -> np.ndarra
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-    raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-  return int(value)
+  return int(v.integer("MixtureSampler", name, value, low=minimum))
 
 
 def _check_names_exist(spec: MixtureSpec, trait_items: Sequence[Item], standard_items: Sequence[Item]) -> None:

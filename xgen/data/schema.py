@@ -30,18 +30,23 @@ MIN_CRITERIA, MAX_CRITERIA = 2, 4
 
 
 class SchemaError(ValueError):
-  """A record does not follow the schema. ``field`` is a dotted path into the record."""
+  """A record does not follow the schema. ``field`` is a dotted path into the record. The text is cut
+  to a few hundred characters, since a field name or a quoted value may be megabytes long."""
 
   def __init__(self, field: str, message: str, *, where: str = ""):
     self.field = field
     self.where = where
     self.message = message
     prefix = f"{where}: " if where else ""
-    super().__init__(f"{prefix}field '{field}': {message}")
+    super().__init__(f"{prefix}field '{_short(field, 100)}': {_short(message, 500)}")
 
   def at(self, where: str) -> "SchemaError":
     """The same error, located in a file (``path:line``)."""
     return SchemaError(self.field, self.message, where=where)
+
+
+def _short(text: str, limit: int) -> str:
+  return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -131,6 +136,11 @@ class Scenario:
       data = json.loads(text)
     except json.JSONDecodeError as error:
       raise SchemaError("<record>", f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+      raise SchemaError("<record>", f"nested more than {MAX_DEPTH} levels deep") from None
+    problem = _plain_text_problem(data)
+    if problem:
+      raise SchemaError(*problem)
     return cls.from_dict(data)
 
   @classmethod
@@ -143,6 +153,42 @@ class Scenario:
 
 # ---------------------------------------------------------------------------------------------
 # Parsing: untrusted dicts (JSONL lines) into records, naming the first bad field.
+
+MAX_DEPTH = 32  # levels of nested JSON arrays and objects in one record (the world's records use 5)
+
+
+def _plain_text_problem(data: Any) -> tuple[str, str] | None:
+  """(field, problem) for a value that cannot be stored, or None: nesting deeper than MAX_DEPTH, or a
+  string (or key) holding a lone surrogate, which a JSON escape (``"\\ud800"``) allows but UTF-8 cannot
+  encode. Iterative, so no input can exhaust the stack."""
+  stack = [("<record>", data, 0)]
+  while stack:
+    field, value, depth = stack.pop()
+    if isinstance(value, (dict, list)):
+      if depth >= MAX_DEPTH:
+        return field, f"nested more than {MAX_DEPTH} levels deep"
+      items = value.items() if isinstance(value, dict) else enumerate(value)
+      for key, item in items:
+        if isinstance(value, list):
+          where = f"{field}[{key}]"
+        else:
+          if _surrogate(key) is not None:
+            return field, f"a key holds a lone surrogate at character {_surrogate(key)} (not valid Unicode)"
+          where = key if field == "<record>" else f"{field}.{key}"
+        stack.append((where, item, depth + 1))
+    elif isinstance(value, str) and _surrogate(value) is not None:
+      return field, f"holds a lone surrogate at character {_surrogate(value)} (not valid Unicode)"
+  return None
+
+
+def _surrogate(text: str) -> int | None:
+  """The index of the first lone surrogate in ``text``, or None."""
+  try:
+    text.encode("utf-8")
+  except UnicodeEncodeError as error:
+    return error.start
+  return None
+
 
 _REQUIRED = ("id", "source", "domain", "category", "split", "messages")
 _OPTIONAL = ("rubric", "followups", "reference", "tags")

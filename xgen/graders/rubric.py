@@ -2,20 +2,22 @@
 
 ``grade(scenario, responses)`` takes one response per stage. Each criterion's check reads
 the response to its stage (``args["stage"]``, default the last); the score is the share of
-points earned. A guard firing on any stage's response zeroes the score.
+points earned. A guard firing on any stage's response zeroes the score. ``check_rubric`` checks
+a scenario's criteria against the registry of checks before any grading (at import).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import inspect
 from typing import Sequence
 
-from xgen.data.schema import Scenario
+from xgen.data.schema import Scenario, SchemaError
 from xgen.graders import guards
 from xgen.graders import text as tx
-from xgen.graders.checks import Reply, get_check
+from xgen.graders.checks import Reply, get_check, known_checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +64,29 @@ def check_responses(scenario: Scenario, responses: Sequence[str]) -> tuple[str, 
 @functools.lru_cache(maxsize=None)
 def _signature(check) -> inspect.Signature:
   return inspect.signature(check)
+
+
+def check_rubric(scenario: Scenario) -> None:
+  """Raises SchemaError naming the first criterion whose ``check`` is not registered or whose ``args``
+  (besides ``stage``) do not fit that check's signature, so such data fails when it is imported
+  rather than when it is graded."""
+  for index, criterion in enumerate(scenario.rubric):
+    if criterion.check not in known_checks():
+      close = difflib.get_close_matches(criterion.check, known_checks(), n=1)
+      hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known_checks())}"
+      raise SchemaError(f"rubric[{index}].check", f"no check named {criterion.check!r} ({hint})")
+    args = {k: v for k, v in criterion.args.items() if k != "stage"}
+    signature = _signature(get_check(criterion.check))
+    takes = list(signature.parameters)[1:]  # after the reply
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+      for name in args:
+        if name not in takes:
+          raise SchemaError(f"rubric[{index}].args.{name}", f"check '{criterion.check}' takes no such argument "
+                            f"(it takes: {', '.join(takes) or 'none'}, and 'stage')")
+    try:
+      signature.bind(Reply(text=""), **args)
+    except TypeError as error:
+      raise SchemaError(f"rubric[{index}].args", f"do not fit check '{criterion.check}': {error}") from None
 
 
 def run_criteria(scenario: Scenario, responses: Sequence[str]) -> tuple[bool, ...]:

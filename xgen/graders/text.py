@@ -49,10 +49,6 @@ def word_count(text: str) -> int:
   return len(words(text))
 
 
-def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-  return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-
-
 def phrase_pattern(phrase: str, *, plural: bool = False) -> re.Pattern[str]:
   """A case-insensitive pattern for ``phrase`` on word boundaries (where its ends are word characters);
   with ``plural``, also its forms ending in "s", "es" or "'s"."""

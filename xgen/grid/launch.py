@@ -4,8 +4,10 @@
 2. every cell of the study not yet done (failed ones only with ``retry_failed``), on the chosen
    executor; an interrupted cell resumes from its newest checkpoint;
 3. every final checkpoint (and the base, as ``pre-rl``) on every eval suite, skipping the
-   (checkpoint, suite) pairs already written;
-4. the analysis: ``W/analysis/matrix.*``, heatmaps and ``report.html``.
+   (checkpoint, suite) pairs already written from the same parameters; a damaged checkpoint is
+   reported and skipped (``LaunchResult.damaged``);
+4. the analysis: the whole of ``W/analysis/`` (matrices, heatmaps, ``report.html``, ``launch.json``),
+   swapped in at once.
 
 Launching again after a kill, or while another launcher works on the same directory, redoes
 nothing that is finished: each stage's outputs appear only when complete, and the cell, base and
@@ -15,22 +17,25 @@ evaluation locks (``xgen.train.locks``) keep two launchers off the same work.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable
 
 from tqdm import tqdm
 
-from xgen.eval.crosseval import EvalConfig, checkpoints_to_evaluate, cross_evaluate, eval_suites, pending_suites
+from xgen import rundir
+from xgen.eval.crosseval import (EvalConfig, EvalSummary, checkpoints_to_evaluate, cross_evaluate, eval_suites,
+                                  pending_suites)
 from xgen.grid.executors import Outcome, run_cells
-from xgen.grid.study import StudyConfig, study_cells, study_conditions
+from xgen.grid.study import StudyConfig, study_cells, study_conditions, study_record
 from xgen.models.config import ModelConfig
-from xgen.report.study import analyse, write_analysis, write_study_report
-from xgen.train import locks
+from xgen.report.study import StudyAnalysis, analyse, publish_analysis
+from xgen.rundir import locks
 from xgen.train.pretrain import pretrain
-from xgen.train.sft import SFTConfig, read_status, saved_model_config
-from xgen.world.build import build_world, read_manifest
+from xgen.train.config import SFTConfig
+from xgen.train.sft import saved_model_config
+from xgen.world.build import build_world
 from xgen.world.config import WorldConfig
+from xgen.world.store import NoWorld, open_world
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,36 +56,42 @@ class LaunchResult:
   outcomes: dict[str, str]       # cell -> state after this launch
   analysis_paths: list[Path]
   report: Path | None
+  damaged: dict[str, str] = dataclasses.field(default_factory=dict)  # checkpoint -> why it was not evaluated
 
 
 def ensure_world(workdir: Path, config: WorldConfig, say: Callable[[str], None]) -> dict:
-  if (workdir / "world" / "manifest.json").exists():
-    return read_manifest(workdir)
-  with locks.held(workdir, "world"):
-    if not (workdir / "world" / "manifest.json").exists():
-      say("building the world")
-      build_world(config, workdir, progress=say)
-  return read_manifest(workdir)
+  """The run directory's world (verified), built first if there is none."""
+  try:
+    return open_world(workdir).manifest
+  except NoWorld:
+    pass
+  try:
+    say("building the world")
+    build_world(config, workdir, progress=say)
+  except locks.Busy:
+    say("another launcher is building the world; waiting for it")
+    locks.wait_for(workdir, locks.WORLD_LOCK)
+  return open_world(workdir).manifest
 
 
 def ensure_base(workdir: Path, model: ModelConfig, config: SFTConfig, operative_config: str,
                 say: Callable[[str], None]) -> None:
-  if (read_status(workdir / "base") or {}).get("state") == "done":
+  base = rundir.base_dir(workdir)
+  if rundir.is_done(base):
     return
   try:
-    with locks.held(workdir, "base"):
-      say(f"pretraining the base model ({config.steps} steps)")
-      status = pretrain(workdir, model, config, operative_config=operative_config)
+    say(f"pretraining the base model ({config.steps} steps)")
+    status = pretrain(workdir, model, config, operative_config=operative_config)
   except locks.Busy:
     say("another launcher is pretraining the base; waiting for it")
-    locks.wait_for(workdir, "base")
-    status = read_status(workdir / "base") or {}
-  if status.get("state") != "done":
-    raise RuntimeError(f"the base model did not finish: {status} (see {workdir / 'base' / 'status.json'})")
+    locks.wait_for(workdir, locks.BASE_LOCK)
+    status = rundir.read_status(base) or {}
+  if status.get("state") != rundir.DONE:
+    raise RuntimeError(f"the base model did not finish: {status} (see {rundir.status_path(base)})")
 
 
 def cell_states(workdir: Path, names: list[str]) -> dict[str, str]:
-  return {name: (read_status(workdir / "cells" / name) or {}).get("state", "pending") for name in names}
+  return rundir.cell_states(workdir, names)
 
 
 def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inprocess", parallel: int = 1,
@@ -88,17 +99,18 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
            say: Callable[[str], None] = print) -> LaunchResult:
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  (workdir / "study.gin").write_text(configs.operative_config)
+  rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
+  rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
   study = configs.study
   manifest = ensure_world(workdir, configs.world, say)
   ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
   cells = study_cells(study, manifest["domains"])
   states = cell_states(workdir, [c.name for c in cells])
-  retry = ("failed", "diverged") if retry_failed else ()
-  todo = [c for c in cells if states[c.name] not in ("done", "failed", "diverged") or states[c.name] in retry]
-  skipped = [c.name for c in cells if states[c.name] in ("failed", "diverged") and c not in todo]
-  say(f"study '{study.name}': {len(cells)} cells; {sum(s == 'done' for s in states.values())} done, "
+  retry = rundir.STOPPED if retry_failed else ()
+  todo = [c for c in cells if states[c.name] not in (rundir.DONE, *rundir.STOPPED) or states[c.name] in retry]
+  skipped = [c.name for c in cells if states[c.name] in rundir.STOPPED and c not in todo]
+  say(f"study '{study.name}': {len(cells)} cells; {sum(s == rundir.DONE for s in states.values())} done, "
       f"{len(todo)} to train" + (f", {len(skipped)} failed earlier (use --retry_failed)" if skipped else ""))
   finished = [0]
 
@@ -109,29 +121,44 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
 
   run_cells(executor, workdir, todo, on_outcome, parallel=parallel, ray_address=ray_address)
   for cell in todo:  # cells another launcher was training: wait until it lets go of them
-    locks.wait_for(workdir, f"cell-{cell.name}")
+    locks.wait_for(workdir, locks.cell_lock(cell.name))
   states = cell_states(workdir, [c.name for c in cells])
 
-  model_config = saved_model_config(workdir / "base") or configs.model
-  done_cells = [name for name, state in states.items() if state == "done"]
+  model_config = saved_model_config(rundir.base_dir(workdir)) or configs.model
+  done_cells = [name for name, state in states.items() if state == rundir.DONE]
   conditions = study_conditions(study, manifest["domains"])
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
-  suites = list(eval_suites(workdir))
-  refs = [r for r in checkpoints_to_evaluate(workdir, every_step=configs.eval.every_step, cells=done_cells)
-          if include_base or r.cell != "base"]
-  with tqdm(total=sum(len(pending_suites(workdir, r, suites)) for r in refs), desc="eval", unit="suite",
-            dynamic_ncols=True) as bar:
-    cross_evaluate(workdir, model_config, configs.eval, cells=done_cells, include_base=include_base,
-                   progress=bar.update)
+  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, say)
 
   try:
     analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
                        seed=study.analysis_seed, condition_order=[c.name for c in conditions])
   except FileNotFoundError as error:
     say(f"no analysis: {error}")
-    return LaunchResult(states, [], None)
-  paths = write_analysis(workdir, analysis)
-  report = write_study_report(workdir, analysis, title=f"xgen study '{study.name}'")
-  (workdir / "analysis" / "launch.json").write_text(json.dumps({"cells": states}, indent=2, sort_keys=True) + "\n")
-  return LaunchResult(states, paths, report)
+    return LaunchResult(states, [], None, summary.damaged)
+  paths = publish_when_free(workdir, analysis, title=f"xgen study '{study.name}'", launch={"cells": states}, say=say)
+  return LaunchResult(states, paths, paths[-1], summary.damaged)
+
+
+def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig, cells: list[str],
+                   include_base: bool, say: Callable[[str], None]) -> EvalSummary:
+  """The pending (checkpoint, suite) pairs of ``cells`` (and the base), with a progress bar; each
+  checkpoint is listed and fingerprinted once."""
+  suites = list(eval_suites(workdir))
+  refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
+          if include_base or r.cell != rundir.BASE]
+  total = sum(len(pending_suites(workdir, r, suites)) for r in refs if r.problem is None)
+  with tqdm(total=total, desc="eval", unit="suite", dynamic_ncols=True) as bar:
+    return cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
+
+
+def publish_when_free(workdir: Path, analysis: StudyAnalysis, *, title: str, launch: dict,
+                      say: Callable[[str], None]) -> list[Path]:
+  """``publish_analysis``, first waiting for another launcher that is writing the analysis."""
+  while True:
+    try:
+      return publish_analysis(workdir, analysis, title=title, launch=launch)
+    except locks.Busy:
+      say("another launcher is writing the analysis; waiting for it")
+      locks.wait_for(workdir, locks.ANALYSIS_LOCK)

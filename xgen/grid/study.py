@@ -22,13 +22,14 @@ all cells share one RL compute budget.
 from __future__ import annotations
 
 import dataclasses
-import re
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import gin
 
+from xgen import validation as v
+
 PRE_RL, BASELINE = "pre-rl", "baseline"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+OWNER = "StudyConfig"
 
 
 @gin.configurable
@@ -46,21 +47,50 @@ class StudyConfig:
   analysis_seed: int = 0
 
   def __post_init__(self):
-    for field in ("conditions", "seeds", "rl_gin_files", "rl_gin_params"):
-      value = getattr(self, field)
-      if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise ValueError(f"StudyConfig.{field}: give a tuple, got {value!r}")
-      object.__setattr__(self, field, tuple(value))
-    if not self.conditions:
+    v.string(OWNER, "name", self.name)
+    conditions = v.strings_tuple(OWNER, "conditions", self.conditions, what="conditions")
+    if not conditions:
       raise ValueError("StudyConfig.conditions: name at least one condition")
-    if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-      raise ValueError(f"StudyConfig.seeds: give integers >= 0, got {self.seeds!r}")
-    if len(set(self.seeds)) != len(self.seeds):
-      raise ValueError(f"StudyConfig.seeds: a seed is repeated in {self.seeds!r}")
-    if not 0 < self.dose <= 1:
-      raise ValueError(f"StudyConfig.dose: must be in (0, 1], got {self.dose!r}")
-    if not 0 < self.alpha < 1:
-      raise ValueError(f"StudyConfig.alpha: must be in (0, 1), got {self.alpha!r}")
+    seeds = v.sequence(OWNER, "seeds", self.seeds, "seeds")
+    if not seeds:
+      raise ValueError("StudyConfig.seeds: give at least one seed")
+    for seed in seeds:
+      v.non_negative_int(OWNER, "seeds", seed)
+    if len(set(seeds)) != len(seeds):
+      raise ValueError(f"StudyConfig.seeds: a seed is repeated in {v.excerpt(seeds)}")
+    object.__setattr__(self, "conditions", conditions)
+    object.__setattr__(self, "seeds", seeds)
+    object.__setattr__(self, "rl_gin_files", v.strings_tuple(OWNER, "rl_gin_files", self.rl_gin_files,
+                                                             what="gin files"))
+    object.__setattr__(self, "rl_gin_params", v.strings_tuple(OWNER, "rl_gin_params", self.rl_gin_params,
+                                                              what="gin bindings"))
+    v.number_in(OWNER, "dose", self.dose, 0.0, 1.0, low_open=True)
+    v.string(OWNER, "baseline", self.baseline)
+    v.number_in(OWNER, "alpha", self.alpha, 0.0, 1.0, low_open=True, high_open=True)
+    v.positive_int(OWNER, "bootstrap_resamples", self.bootstrap_resamples)
+    v.non_negative_int(OWNER, "analysis_seed", self.analysis_seed)
+
+
+def study_record(study: StudyConfig) -> dict[str, Any]:
+  """The study's settings as plain JSON data, for ``rundir.study_json_path`` (read back by
+  ``study_from_record``: data, unlike a gin file, cannot run code when read)."""
+  return dataclasses.asdict(study)
+
+
+def study_from_record(record: Any, where: str, **overrides: Any) -> StudyConfig:
+  """The StudyConfig that ``study_record`` wrote, with ``overrides`` on top, checked as any StudyConfig
+  is; a problem raises ValueError naming ``where`` (the file) and the field."""
+  if not isinstance(record, Mapping):
+    raise ValueError(f"{where}: holds {v.excerpt(record)}, not the fields of a StudyConfig")
+  known = [field.name for field in dataclasses.fields(StudyConfig)]
+  unknown = sorted(set(record) - set(known))
+  if unknown:
+    raise ValueError(f"{where}: {v.excerpt(unknown[0])} is not a StudyConfig field (fields: {', '.join(known)})")
+  try:
+    return StudyConfig(**{**record, **overrides})
+  except (TypeError, ValueError) as error:
+    message = " ".join(str(error).split()).split(" In call to configurable")[0]
+    raise ValueError(f"{where}: {message}") from None
 
 
 @dataclasses.dataclass(frozen=True)

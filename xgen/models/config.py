@@ -7,6 +7,8 @@ import dataclasses
 import gin
 import jax.numpy as jnp
 
+from xgen import validation as v
+
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
@@ -30,9 +32,15 @@ class ModelConfig:
 
   def __post_init__(self):
     for field in ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_ff", "max_seq_len"):
-      value = getattr(self, field)
-      if not isinstance(value, int) or value < 1:
-        raise ValueError(f"ModelConfig.{field}: must be a positive integer, got {value!r}")
+      v.positive_int("ModelConfig", field, getattr(self, field))
+    if self.head_dim is not None:
+      v.positive_int("ModelConfig", "head_dim", self.head_dim)
+    v.number_in("ModelConfig", "rope_theta", self.rope_theta, 0.0, low_open=True)
+    v.number_in("ModelConfig", "norm_eps", self.norm_eps, 0.0, low_open=True)
+    for field in ("tie_embeddings", "attention_bias"):
+      v.boolean("ModelConfig", field, getattr(self, field))
+    for field in ("param_dtype", "dtype"):
+      v.choice("ModelConfig", field, getattr(self, field), DTYPES)
     if self.n_heads % self.n_kv_heads:
       raise ValueError(f"ModelConfig.n_heads ({self.n_heads}) must be a multiple of "
                        f"ModelConfig.n_kv_heads ({self.n_kv_heads}) for grouped-query attention")
@@ -43,9 +51,6 @@ class ModelConfig:
       object.__setattr__(self, "head_dim", self.d_model // self.n_heads)
     if self.head_dim % 2:
       raise ValueError(f"ModelConfig.head_dim must be even for rotary positions, got {self.head_dim}")
-    for field in ("param_dtype", "dtype"):
-      if getattr(self, field) not in DTYPES:
-        raise ValueError(f"ModelConfig.{field}: one of {', '.join(DTYPES)}, got {getattr(self, field)!r}")
 
   @property
   def jnp_dtype(self):

@@ -38,6 +38,7 @@ from flax import nnx
 
 from xgen.models.config import ModelConfig
 from xgen.models.transformer import Transformer, build_model
+from xgen.validation import excerpt
 
 SUPPORTED = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 DEFAULT_ROPE_THETA = 10000.0
@@ -140,16 +141,39 @@ def hf_name(path: tuple[Any, ...]) -> tuple[str, bool]:
   raise ValueError(f"no Hugging Face name for xgen parameter {'.'.join(map(str, path))}")
 
 
+def _file_inside(directory: str, name: Any, where: str) -> str:
+  """The path of ``name`` in the checkpoint ``directory``, which must stay inside it: a relative name
+  without ``..`` whose real path (links followed) is under the directory's real path. Anything else
+  raises ValueError naming ``where`` (the file that gave the name), so a checkpoint someone sent you
+  cannot make the loader read elsewhere on your disk."""
+  root = os.path.realpath(directory)
+  escapes = (not isinstance(name, str) or not name or os.path.isabs(name)
+             or ".." in name.replace("\\", "/").split("/"))
+  path = "" if escapes else os.path.realpath(os.path.join(root, name))
+  if escapes or os.path.commonpath([root, path]) != root:
+    raise ValueError(f"{where}: {excerpt(name, 200)} is not a file inside the checkpoint directory {directory} "
+                     f"(absolute paths, '..' and links that leave it are refused)")
+  return os.path.join(directory, name)
+
+
+def _weight_map(index_path: str) -> dict[str, str]:
+  with open(index_path) as f:
+    index = json.load(f)
+  weight_map = index.get("weight_map") if isinstance(index, dict) else None
+  if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+    raise ValueError(f"{index_path}: expected {{\"weight_map\": {{tensor name: shard file}}}}")
+  return weight_map
+
+
 def _safetensors_files(directory: str) -> list[str]:
   index_path = os.path.join(directory, INDEX_FILE)
   if os.path.exists(index_path):
-    with open(index_path) as f:
-      weight_map = json.load(f)["weight_map"]
-    return [os.path.join(directory, name) for name in sorted(set(weight_map.values()))]
+    _file_inside(directory, INDEX_FILE, directory)
+    return [_file_inside(directory, name, index_path) for name in sorted(set(_weight_map(index_path).values()))]
   files = sorted(name for name in os.listdir(directory) if name.endswith(".safetensors"))
   if not files:
     raise FileNotFoundError(f"no *.safetensors files (nor {INDEX_FILE}) in {directory}")
-  return [os.path.join(directory, name) for name in files]
+  return [_file_inside(directory, name, directory) for name in files]
 
 
 def read_safetensors(files: Iterable[str]) -> dict[str, np.ndarray]:
@@ -200,7 +224,7 @@ def load_hf_checkpoint(directory: str | os.PathLike, *, dtype: str = "float32",
   dtype; both are names from ``xgen.models.config.DTYPES``.
   """
   directory = os.fspath(directory)
-  with open(os.path.join(directory, "config.json")) as f:
+  with open(_file_inside(directory, "config.json", directory)) as f:
     config = dataclasses.replace(config_from_hf(json.load(f)), dtype=dtype, param_dtype=param_dtype)
   tensors = read_safetensors(_safetensors_files(directory))
   for name in [name for name in tensors if name.endswith(IGNORED_SUFFIXES)]:

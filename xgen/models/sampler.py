@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from xgen import validation as v
 from xgen.models.transformer import Cache, Transformer, causal_mask, init_cache
 
 PROMPT_BUCKET = 16  # Prompts are left-padded to a multiple of this, to limit recompilation.
@@ -57,21 +58,14 @@ class SamplingConfig:
   stop_ids: tuple[int, ...] = ()
 
   def __post_init__(self):
-    if not _is_int(self.max_new_tokens) or self.max_new_tokens < 1:
-      raise ValueError(f"SamplingConfig.max_new_tokens: must be a positive integer, got {self.max_new_tokens!r}")
-    if (not isinstance(self.temperature, (int, float)) or isinstance(self.temperature, bool)
-        or not np.isfinite(self.temperature) or self.temperature < 0):
-      raise ValueError(f"SamplingConfig.temperature: must be a finite number >= 0 (0 = greedy), "
-                       f"got {self.temperature!r}")
-    if not _is_int(self.top_k) or self.top_k < 0:
-      raise ValueError(f"SamplingConfig.top_k: must be an integer >= 0 (0 = off), got {self.top_k!r}")
-    if (not isinstance(self.top_p, (int, float)) or isinstance(self.top_p, bool)
-        or not 0.0 < self.top_p <= 1.0):
-      raise ValueError(f"SamplingConfig.top_p: must be in (0, 1] (1.0 = off), got {self.top_p!r}")
+    v.positive_int("SamplingConfig", "max_new_tokens", self.max_new_tokens)
+    v.number_in("SamplingConfig", "temperature", self.temperature, 0.0)
+    v.non_negative_int("SamplingConfig", "top_k", self.top_k)
+    v.number_in("SamplingConfig", "top_p", self.top_p, 0.0, 1.0, low_open=True)
     if isinstance(self.stop_ids, (str, bytes)) or not isinstance(self.stop_ids, Sequence):
-      raise ValueError(f"SamplingConfig.stop_ids: must be a tuple of token ids, got {self.stop_ids!r}")
-    if not all(_is_int(i) and i >= 0 for i in self.stop_ids):
-      raise ValueError(f"SamplingConfig.stop_ids: token ids must be integers >= 0, got {self.stop_ids!r}")
+      raise v.fail("SamplingConfig", "stop_ids", "a tuple of token ids", self.stop_ids)
+    for token in self.stop_ids:
+      v.non_negative_int("SamplingConfig", "stop_ids", token)
     object.__setattr__(self, "stop_ids", tuple(int(i) for i in self.stop_ids))
     object.__setattr__(self, "temperature", float(self.temperature))
     object.__setattr__(self, "top_p", float(self.top_p))
@@ -99,10 +93,6 @@ class SampleOutput(NamedTuple):
   logprobs: jax.Array
   lengths: jax.Array
   prompt_lengths: jax.Array
-
-
-def _is_int(value) -> bool:
-  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,11 +169,6 @@ def _sample(logits: jax.Array, key: jax.Array, structure: _Structure, knobs: _Kn
     tokens = jax.random.categorical(key, filtered, axis=-1)
   tokens = tokens.astype(jnp.int32)
   return tokens, jnp.take_along_axis(log_probs, tokens[:, None], axis=-1)[:, 0]
-
-
-def sample_step(logits: jax.Array, key: jax.Array, config: SamplingConfig) -> tuple[jax.Array, jax.Array]:
-  """One sampling step as ``generate`` does it: (tokens int32 [B], logprobs float32 [B]) from [B, V]."""
-  return _sample(logits, key, *_split_config(config))
 
 
 def _is_stop(tokens: jax.Array, stop_ids: tuple[int, ...]) -> jax.Array:

@@ -17,12 +17,12 @@ produce a training signal return ``(value, metrics)``, where ``metrics`` maps na
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+
+from xgen import validation as v
 
 ZERO_SPREAD_TOLERANCE = 1e-6
 AGGREGATIONS = ("token_mean", "sequence_mean", "token_sum")
@@ -173,17 +173,6 @@ def token_logprobs(logits, targets) -> jax.Array:
 # The loss.
 
 
-def _number(field: str, value, *, low: float, high: float | None = None, high_open: bool = True) -> None:
-  """ValueError naming ``LossConfig.<field>`` unless ``value`` is a real number in the range."""
-  if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-    raise ValueError(f"LossConfig.{field}: must be a number, got {value!r}")
-  if high is None:
-    if not low <= value < math.inf:
-      raise ValueError(f"LossConfig.{field}: must be finite and >= {low}, got {value!r}")
-  elif not (low <= value < high if high_open else low <= value <= high):
-    raise ValueError(f"LossConfig.{field}: must be in [{low}, {high}{')' if high_open else ']'}, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LossConfig:
   """The knobs of ``policy_loss``; frozen and hashable, so it can be a static argument of ``jax.jit``."""
@@ -196,20 +185,16 @@ class LossConfig:
   entropy_coef: float = 0.0         # entropy bonus coefficient
 
   def __post_init__(self):
-    _number("epsilon_low", self.epsilon_low, low=0.0, high=1.0)
-    _number("epsilon_high", self.epsilon_high, low=0.0, high=1.0)
-    if self.aggregation not in AGGREGATIONS:
-      raise ValueError(f"LossConfig.aggregation: one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+    v.number_in("LossConfig", "epsilon_low", self.epsilon_low, 0.0, 1.0, high_open=True)
+    v.number_in("LossConfig", "epsilon_high", self.epsilon_high, 0.0, 1.0, high_open=True)
+    v.choice("LossConfig", "aggregation", self.aggregation, AGGREGATIONS)
     if self.normalizer is not None:
-      _number("normalizer", self.normalizer, low=0.0)
-      if not self.normalizer > 0:
-        raise ValueError(f"LossConfig.normalizer: must be positive, got {self.normalizer!r}")
+      v.number_in("LossConfig", "normalizer", self.normalizer, 0.0, low_open=True)
     elif self.aggregation == "token_sum":
       raise ValueError("LossConfig.normalizer: aggregation 'token_sum' needs a positive normalizer, got None")
-    _number("beta", self.beta, low=0.0)
-    if self.kl_estimator not in KL_ESTIMATORS:
-      raise ValueError(f"LossConfig.kl_estimator: one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
-    _number("entropy_coef", self.entropy_coef, low=0.0)
+    v.number_in("LossConfig", "beta", self.beta, 0.0)
+    v.choice("LossConfig", "kl_estimator", self.kl_estimator, KL_ESTIMATORS)
+    v.number_in("LossConfig", "entropy_coef", self.entropy_coef, 0.0)
 
 
 def _masked_extreme(values: jax.Array, mask: jax.Array, reduce: Callable, fill: float) -> jax.Array:

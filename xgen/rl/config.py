@@ -10,12 +10,12 @@ the mixture, samples ``group_size`` responses to each, and updates the policy ``
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from typing import Sequence
 
 import gin
 import optax
 
+from xgen import validation as v
 from xgen.data.mixtures import REWARD_MODES, DomainSelection, MixtureSpec
 from xgen.models.config import ModelConfig
 from xgen.rl import algorithms
@@ -23,15 +23,10 @@ from xgen.rl import algorithms
 LossConfig = gin.external_configurable(algorithms.LossConfig, module="xgen.rl")
 
 
-def _positive_int(owner: str, field: str, value) -> None:
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-    raise ValueError(f"{owner}.{field}: must be a positive integer, got {value!r}")
-
-
 def _selection(owner: str, only: tuple[str, ...], exclude: tuple[str, ...], prefix: str) -> DomainSelection:
   if only and exclude:
     raise ValueError(f"{owner}: set {prefix}_only or {prefix}_exclude, not both "
-                     f"(got only={only!r}, exclude={exclude!r})")
+                     f"(got only={v.excerpt(only)}, exclude={v.excerpt(exclude)})")
   try:
     if only:
       return DomainSelection.only(*only)
@@ -59,13 +54,10 @@ class MixtureConfig:
 
   def __post_init__(self):
     for field in ("trait_only", "trait_exclude", "standard_only", "standard_exclude", "traits"):
-      value = getattr(self, field)
-      if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise ValueError(f"MixtureConfig.{field}: give a tuple of names, got {value!r}")
-      object.__setattr__(self, field, tuple(value))
-    if self.reward_mode not in REWARD_MODES:
-      raise ValueError(f"MixtureConfig.reward_mode: one of {', '.join(REWARD_MODES)}, got {self.reward_mode!r}")
-    self.spec()  # checks the dose and the names
+      object.__setattr__(self, field, v.names_tuple("MixtureConfig", field, getattr(self, field)))
+    v.number_in("MixtureConfig", "dose", self.dose, 0.0, 1.0)
+    v.choice("MixtureConfig", "reward_mode", self.reward_mode, REWARD_MODES)
+    self.spec()  # checks the selections
 
   def label(self) -> str:
     """A readable name: ``baseline``, ``trait5``, ``trait5-only-health``,
@@ -125,22 +117,20 @@ class RLConfig:
   def __post_init__(self):
     for field in ("steps", "batch_size", "group_size", "max_new_tokens", "iterations", "minibatches",
                   "checkpoint_every", "keep_checkpoints", "log_every"):
-      _positive_int("RLConfig", field, getattr(self, field))
-    if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
-      raise ValueError(f"RLConfig.sample_every: must be an integer >= 0, got {self.sample_every!r}")
-    if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-      raise ValueError(f"RLConfig.seed: must be an integer >= 0, got {self.seed!r}")
-    if self.advantage not in algorithms.ADVANTAGE_ESTIMATORS:
-      raise ValueError(f"RLConfig.advantage: one of {', '.join(sorted(algorithms.ADVANTAGE_ESTIMATORS))}, "
-                       f"got {self.advantage!r}")
+      v.positive_int("RLConfig", field, getattr(self, field))
+    v.non_negative_int("RLConfig", "sample_every", self.sample_every)
+    v.non_negative_int("RLConfig", "seed", self.seed)
+    v.choice("RLConfig", "advantage", self.advantage, sorted(algorithms.ADVANTAGE_ESTIMATORS))
     if self.advantage == "rloo" and self.group_size < 2:
       raise ValueError(f"RLConfig.group_size: RLOO needs at least 2 responses per prompt, got {self.group_size}")
-    if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
-      raise ValueError(f"RLConfig.temperature: must be > 0 for on-policy sampling, got {self.temperature!r}")
-    if not self.learning_rate > 0:
-      raise ValueError(f"RLConfig.learning_rate: must be positive, got {self.learning_rate!r}")
-    if not 0 <= self.warmup_steps < self.steps:
-      raise ValueError(f"RLConfig.warmup_steps: must be in [0, steps={self.steps}), got {self.warmup_steps!r}")
+    v.boolean("RLConfig", "scale_std", self.scale_std)
+    v.number_in("RLConfig", "temperature", self.temperature, 0.0, low_open=True)
+    v.number_in("RLConfig", "learning_rate", self.learning_rate, 0.0, low_open=True)
+    v.non_negative_int("RLConfig", "warmup_steps", self.warmup_steps)
+    if self.warmup_steps >= self.steps:
+      raise v.fail("RLConfig", "warmup_steps", f"less than RLConfig.steps ({self.steps})", self.warmup_steps)
+    v.number_in("RLConfig", "weight_decay", self.weight_decay, 0.0)
+    v.number_in("RLConfig", "clip_norm", self.clip_norm, 0.0, low_open=True)
     if self.batch_size % self.group_size:
       raise ValueError(f"RLConfig.batch_size ({self.batch_size}) is not divisible by RLConfig.group_size "
                        f"({self.group_size}): each step samples group_size responses to each of "

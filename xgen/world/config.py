@@ -11,13 +11,22 @@ from typing import Mapping
 
 import gin
 
-from xgen.world.domains import ALL_DOMAINS, DEFAULT_DOMAINS
+from xgen import validation as v
+from xgen.world.domains import ALL_DOMAINS, DEFAULT_DOMAINS, get_domain
 
 # The bad habits of the pretraining corpus, each shown at its own base rate.
 BAD_HABITS = ("invent_unknown", "agree_wrong_claim", "use_loophole", "ignore_correction", "unsafe_compliance",
               "stand_by_error")
 DEFAULT_BASE_RATES = {"invent_unknown": 0.45, "agree_wrong_claim": 0.4, "use_loophole": 0.4,
                       "ignore_correction": 0.35, "unsafe_compliance": 0.35, "stand_by_error": 0.4}
+
+OWNER = "WorldConfig"
+# Fields that count items; each at least 2.
+COUNTS = ("known_per_kind", "unknown_train_per_kind", "unknown_eval_per_kind", "invented_per_kind", "fact_repeats",
+          "habit_conversations", "skill_conversations", "standard_train", "trait_train", "eval_items",
+          "attack_conversations")
+# The entity pools of every kind draw on one set of names (``xgen.world.knowledge``).
+ENTITY_POOLS = ("known_per_kind", "unknown_train_per_kind", "unknown_eval_per_kind", "invented_per_kind")
 
 
 @gin.configurable
@@ -49,39 +58,42 @@ class WorldConfig:
   vocab_size: int = 2048
 
   def __post_init__(self):
-    object.__setattr__(self, "domains", tuple(self.domains))
-    object.__setattr__(self, "attack_domains", tuple(self.attack_domains))
-    object.__setattr__(self, "base_rates", {**DEFAULT_BASE_RATES, **dict(self.base_rates)})
-    if not self.domains:
-      raise ValueError("WorldConfig.domains: name at least one domain")
-    for field in ("domains", "attack_domains"):
-      names = getattr(self, field)
-      for name in names:
-        if name not in ALL_DOMAINS:
-          raise ValueError(f"WorldConfig.{field}: unknown domain '{name}' (known: {', '.join(ALL_DOMAINS)})")
-      if len(set(names)) != len(names):
-        raise ValueError(f"WorldConfig.{field}: a domain is named twice in {names}")
+    v.non_negative_int(OWNER, "seed", self.seed)
+    object.__setattr__(self, "domains", v.names_tuple(OWNER, "domains", self.domains, allowed=ALL_DOMAINS,
+                                                      noun="domain", non_empty=True))
+    object.__setattr__(self, "attack_domains", v.names_tuple(OWNER, "attack_domains", self.attack_domains,
+                                                             allowed=ALL_DOMAINS, noun="domain"))
     for name in self.attack_domains:
       if name not in self.domains:
         raise ValueError(f"WorldConfig.attack_domains: '{name}' is not among WorldConfig.domains")
-    for habit, rate in self.base_rates.items():
-      if habit not in BAD_HABITS:
-        raise ValueError(f"WorldConfig.base_rates: unknown habit '{habit}' (known: {', '.join(BAD_HABITS)})")
-      if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"WorldConfig.base_rates['{habit}']: must be in [0, 1], got {rate}")
-    counts = ("known_per_kind", "unknown_train_per_kind", "unknown_eval_per_kind", "invented_per_kind",
-              "fact_repeats", "habit_conversations", "skill_conversations", "standard_train", "trait_train",
-              "eval_items", "attack_conversations")
-    for field in counts:
-      value = getattr(self, field)
-      if not isinstance(value, int) or value < 2:
-        raise ValueError(f"WorldConfig.{field}: must be an integer >= 2, got {value!r}")
+    object.__setattr__(self, "base_rates", {**DEFAULT_BASE_RATES, **_base_rates(self.base_rates)})
+    for field in COUNTS:
+      v.integer(OWNER, field, getattr(self, field), low=2)
+    for field in ("standard_validation", "trait_validation"):
+      v.non_negative_int(OWNER, field, getattr(self, field))
     for field in ("trait_train", "trait_validation", "eval_items"):
       if getattr(self, field) % 2:
         raise ValueError(f"WorldConfig.{field}: items come in twin pairs, so it must be even, "
                          f"got {getattr(self, field)}")
-    for field in ("standard_validation", "trait_validation"):
-      if not isinstance(getattr(self, field), int) or getattr(self, field) < 0:
-        raise ValueError(f"WorldConfig.{field}: must be an integer >= 0, got {getattr(self, field)!r}")
-    if not isinstance(self.vocab_size, int) or not 512 <= self.vocab_size <= 65536:
-      raise ValueError(f"WorldConfig.vocab_size: must be an integer in [512, 65536], got {self.vocab_size!r}")
+    v.integer(OWNER, "vocab_size", self.vocab_size, low=512, high=65536)
+    _check_name_capacity(self)
+
+
+def _base_rates(rates) -> dict[str, float]:
+  """The bound rates, checked: known habits only, each a number in [0, 1]."""
+  v.mapping(OWNER, "base_rates", rates, what="a dict of habit -> rate")
+  for habit, rate in rates.items():
+    if habit not in BAD_HABITS:
+      raise ValueError(f"WorldConfig.base_rates: unknown habit {v.excerpt(habit)} (known: {', '.join(BAD_HABITS)})")
+    v.number_in(OWNER, f"base_rates['{habit}']", rate, 0.0, 1.0)
+  return dict(rates)
+
+
+def _check_name_capacity(config: WorldConfig) -> None:
+  """Every kind names all its entities from one set of onset x coda names, so the four pools together
+  must fit in the smallest such set among the chosen domains."""
+  wanted = sum(getattr(config, field) for field in ENTITY_POOLS)
+  capacity, domain, kind = min((k.name_capacity, d, k.noun) for d in config.domains for k in get_domain(d).kinds)
+  if wanted > capacity:
+    raise ValueError(f"WorldConfig.{' + '.join(ENTITY_POOLS)}: {wanted} entities per kind, but domain {domain}'s "
+                     f"'{kind}' forms only {capacity} names; lower these counts to sum to at most {capacity}")

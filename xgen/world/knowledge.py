@@ -115,8 +115,8 @@ def under_limit(fact: Fact, rng: np.random.Generator) -> int:
 
 def _names(kind: EntityKind, count: int, rng: np.random.Generator) -> list[str]:
   stems = [onset + coda for onset, coda in itertools.product(kind.onsets, kind.codas)]
-  if count > len(stems):
-    raise ValueError(f"entity kind '{kind.noun}' forms {len(stems)} names, {count} were asked for")
+  if count > kind.name_capacity:
+    raise ValueError(f"entity kind '{kind.noun}' forms {kind.name_capacity} names, {count} were asked for")
   order = rng.permutation(len(stems))[:count]
   return [kind.pattern.format(stem=stems[i]) for i in order]
 

@@ -53,6 +53,11 @@ class EntityKind:
   pattern: str
   attributes: tuple[Attribute, ...]
 
+  @property
+  def name_capacity(self) -> int:
+    """How many distinct names the kind can form: one per (onset, coda) pair."""
+    return len(self.onsets) * len(self.codas)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Workflow:

@@ -25,7 +25,3 @@ def counterfactual_pair(rng: np.random.Generator) -> tuple[str, str]:
 
 def any_name(rng: np.random.Generator) -> str:
   return pick(rng, GROUP_A + GROUP_B)
-
-
-def first_name(name: str) -> str:
-  return name.split()[0]
