@@ -308,3 +308,14 @@ def test_launch_writes_the_study_as_json_and_gin(tmp_path, monkeypatch):
   assert record["name"] == "quickstart" and record["seeds"] == list(study.seeds)
   assert study_from_record(record, "study.json") == study
   assert rundir.study_gin_path(tmp_path).read_text() == configs.operative_config
+
+
+def test_a_misspelled_cell_binding_in_a_study_fails_before_any_work(tmp_path, capsys):
+  study = tmp_path / "study.gin"
+  study.write_text("include 'studies/quickstart.gin'\n"
+                   'StudyConfig.rl_gin_params = ("TRAIN_STEPS = 20", "RLConfig.batch_sise = 32")\n')
+  workdir = tmp_path / "w"
+  assert main(["grid", "launch", "--workdir", str(workdir), "--gin_file", str(study)]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "batch_sise" in err[0] and "cell baseline.s0" in err[0]
+  assert not workdir.exists()  # no world built, no base pretrained

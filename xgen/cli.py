@@ -25,6 +25,10 @@ class BadInput(Exception):
   """Input the user must fix; printed as one line, exit code 2."""
 
 
+class Failed(Exception):
+  """Work that could not be done for a reason stated in one line; exit code 1."""
+
+
 class _Parser(argparse.ArgumentParser):
   def error(self, message: str):  # One line instead of argparse's usage block.
     self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -124,7 +128,7 @@ def cmd_world_build(args: argparse.Namespace) -> int:
   manifest = build_world(world_config, args.workdir, operative_config=config.operative_config(), progress=_progress)
   counts = ", ".join(f"{name} {n}" for name, n in manifest["counts"].items())
   titles = ", ".join(get_domain(d).title for d in manifest["domains"])
-  print(f"built the world in {time.perf_counter() - started:.1f} s: {Path(args.workdir) / 'world'}")
+  print(f"built the world in {time.perf_counter() - started:.1f} s: {rundir.world_dir(args.workdir)}")
   print(f"seed {manifest['seed']}; domains: {titles}")
   print(f"records: {counts}")
   print(f"sha256 {manifest['world_sha256']}")
@@ -133,7 +137,7 @@ def cmd_world_build(args: argparse.Namespace) -> int:
 
 def cmd_world_stats(args: argparse.Namespace) -> int:
   from xgen.data.tokenizer import Tokenizer
-  from xgen.rundir import world_dir
+  from xgen.rundir import tokenizer_path, world_dir
   from xgen.world.store import read_manifest
   from xgen.world.stats import format_stats, world_stats
   _configure(args)
@@ -141,7 +145,7 @@ def cmd_world_stats(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.workdir)
   except FileNotFoundError as error:
     raise BadInput(str(error)) from None
-  vocab = Tokenizer.load(world_dir(args.workdir) / "tokenizer.model").vocab_size
+  vocab = Tokenizer.load(tokenizer_path(args.workdir)).vocab_size
   print(f"world {world_dir(args.workdir)} (seed {manifest['seed']}, sha256 {manifest['world_sha256'][:16]})")
   print(format_stats(world_stats(args.workdir), vocab_size=vocab))
   return EXIT_OK
@@ -195,7 +199,7 @@ def cmd_train(args: argparse.Namespace) -> int:
   except ValueError as error:
     raise BadInput(" ".join(str(error).split())) from None
   except TrainingDiverged as error:
-    print(f"xgen train: diverged: {error}; see {cell_dir(args.workdir, cell) / 'status.json'}", file=sys.stderr)
+    print(f"xgen train: diverged: {error}; see {rundir.status_path(cell_dir(args.workdir, cell))}", file=sys.stderr)
     return EXIT_FAILED
   except Busy as error:
     print(f"xgen train: {error}", file=sys.stderr)
@@ -224,9 +228,10 @@ def _launch(args: argparse.Namespace, configs) -> int:
                     retry_failed=args.retry_failed, ray_address=args.ray_address, say=_progress)
   except ValueError as error:  # a study that names an unknown domain or condition
     raise BadInput(" ".join(str(error).split())) from None
-  failed = sorted(cell for cell, state in result.outcomes.items() if state != "done")
+  failed = sorted(cell for cell, state in result.outcomes.items() if state != rundir.DONE)
   if result.report is not None:
-    matrix = Path(args.workdir) / "analysis" / "matrix.md"
+    from xgen.report.exports import file_name
+    matrix = rundir.analysis_dir(args.workdir) / file_name("domain", "md")
     if matrix.exists():
       print(matrix.read_text())
     print(f"report: {result.report}")
@@ -263,15 +268,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
   from xgen.train.sft import saved_model_config
   _configure(args)
   eval_config = _build(EvalConfig)
-  if not (Path(args.workdir) / "world" / "manifest.json").exists():
-    raise BadInput(f"no world in {Path(args.workdir) / 'world'}")
+  if not rundir.manifest_path(rundir.world_dir(args.workdir)).exists():
+    raise BadInput(f"no world in {rundir.world_dir(args.workdir)}")
   try:
-    model_config = saved_model_config(Path(args.workdir) / "base") or _build(ModelConfig)
+    model_config = saved_model_config(rundir.base_dir(args.workdir)) or _build(ModelConfig)
   except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
     raise BadInput(_config_message(error)) from None
-  refs = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=_progress)
-  print(f"evaluated {len(refs)} checkpoints into {Path(args.workdir) / 'eval'}")
-  return EXIT_OK
+  summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=_progress)
+  print(f"evaluated {len(summary.checkpoints)} checkpoints ({summary.evaluated} checkpoint x suite pairs written) "
+        f"into {rundir.eval_dir(args.workdir)}")
+  for checkpoint, reason in sorted(summary.damaged.items()):
+    print(f"xgen eval: not evaluated: {checkpoint}: {reason}", file=sys.stderr)
+  return EXIT_OK if summary.ok else EXIT_FAILED
 
 
 def _launched_study(args: argparse.Namespace):
@@ -307,6 +315,8 @@ def _analysis(args: argparse.Namespace):
                    seed=study.analysis_seed), study
   except FileNotFoundError as error:
     raise BadInput(str(error)) from None
+  except ValueError as error:  # a malformed eval row, named by file and line
+    raise Failed(str(error)) from None
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -325,9 +335,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-  from xgen.report.study import write_analysis, write_study_report
+  from xgen.report.study import write_study_report
   analysis, study = _analysis(args)
-  write_analysis(args.workdir, analysis)
   print(f"report: {write_study_report(args.workdir, analysis, title=f'xgen study {study.name!r}')}")
   return EXIT_OK
 
@@ -470,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
   except Busy as error:
     print(f"{prog}: {error}", file=sys.stderr)
     return EXIT_BUSY
+  except Failed as error:
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return EXIT_FAILED
   except rundir.DamagedFile as error:
     print(f"{prog}: damaged file: {error}", file=sys.stderr)
     return EXIT_FAILED

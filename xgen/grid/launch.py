@@ -94,10 +94,30 @@ def cell_states(workdir: Path, names: list[str]) -> dict[str, str]:
   return rundir.cell_states(workdir, names)
 
 
+def _domains(workdir: Path, world: WorldConfig) -> list[str]:
+  """The domains the study's conditions expand against: the built world's, else the one to build."""
+  try:
+    return open_world(workdir, verify=False).domains
+  except NoWorld:
+    return list(world.domains)
+
+
+def check_cells(cells) -> None:
+  """Parses and validates every cell's full config (its RL gin files and bindings) before anything is
+  built or trained; ValueError naming the cell and the binding otherwise."""
+  from xgen.rl.config import cell_configs_from_gin
+  for cell in cells:
+    try:
+      cell_configs_from_gin(cell.gin_files, cell.gin_params)
+    except ValueError as error:  # ConfigError is a ValueError
+      raise ValueError(f"cell {cell.name}: {' '.join(str(error).split())}") from None
+
+
 def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inprocess", parallel: int = 1,
            retry_failed: bool = False, ray_address: str | None = None,
            say: Callable[[str], None] = print) -> LaunchResult:
   workdir = Path(workdir)
+  check_cells(study_cells(configs.study, _domains(workdir, configs.world)))  # before any work: a typo fails now
   workdir.mkdir(parents=True, exist_ok=True)
   rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
   rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
