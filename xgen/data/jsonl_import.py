@@ -23,13 +23,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Mapping
 
+from xgen import rundir
 from xgen.data import tfds_store
 from xgen.data.schema import Scenario, SchemaError
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = rundir.MANIFEST
 MANIFEST_FORMAT = "xgen-scenario-import"
 MANIFEST_VERSION = 1
-TFDS_SUBDIR = "tfds"
+TFDS_SUBDIR = rundir.tfds_dir("").name
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

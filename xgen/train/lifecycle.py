@@ -177,7 +177,7 @@ class TrainingRun(contextlib.AbstractContextManager):
     if not self.lead:
       return {"state": rundir.DONE, "step": self.spec.steps}
     if self.started:
-      self.history("done", step=self.spec.steps)
+      self.history(rundir.DONE, step=self.spec.steps)
     if self.started or rundir.state_of(self.directory) != rundir.DONE:
       rundir.write_status(self.directory, rundir.DONE, step=self.spec.steps, steps=self.spec.steps, **fields)
     self.started = False
