@@ -15,7 +15,6 @@ import pytest
 
 from xgen import rundir
 from xgen.cli import main
-from xgen.models.config import ModelConfig
 from xgen.rundir import locks
 from xgen.train.checkpoints import training_state
 from xgen.train.config import SFTConfig
@@ -28,20 +27,14 @@ from xgen.world.store import open_world
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import copy_run  # noqa: E402
+from test_train_sft import TINY, _copy_task  # noqa: E402
 
-TINY = ModelConfig(vocab_size=64, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=64, max_seq_len=64)
 SFT = SFTConfig(steps=12, batch_size=4, seq_len=64, learning_rate=1e-2, warmup_steps=1, checkpoint_every=4,
                 keep_checkpoints=3, log_every=1)
 
 
-def _examples(count: int = 32) -> list[Example]:
-  rng = np.random.default_rng(0)
-  examples = []
-  for _ in range(count):
-    half = rng.integers(10, 64, size=6)
-    ids = np.concatenate([[2], half, [7], half]).astype(np.int32)
-    examples.append(Example(ids=ids, loss_mask=np.concatenate([np.zeros(8), np.ones(6)]).astype(np.float32)))
-  return examples
+def _examples() -> list[Example]:
+  return _copy_task(32)
 
 
 def _params(run: Path) -> list[bytes]:

@@ -20,7 +20,8 @@ from xgen.train.checkpoints import training_state
 from xgen.train.packing import Example
 from xgen.rundir import read_status
 from xgen.train.config import SFTConfig
-from xgen.train.sft import TrainingDiverged, load_final_params, run_sft
+from xgen.train.lifecycle import TrainingDiverged
+from xgen.train.sft import load_final_params, run_sft
 from xgen.world.build import build_world
 from xgen.world.config import WorldConfig
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from xgen import rundir
+from xgen.config import config_error_line
 from xgen.grid.executors import EXIT_BUSY
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -95,7 +96,7 @@ def _configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> N
   import xgen.rl.config  # noqa: F401
   import xgen.eval.crosseval  # noqa: F401
   import xgen.grid.study  # noqa: F401
-  import xgen.train.sft  # noqa: F401
+  import xgen.train.config  # noqa: F401
   import xgen.world.config  # noqa: F401
   try:
     config.load_config(args.gin_file or list(default_files), args.gin_param)
@@ -108,13 +109,7 @@ def _build(config_class):
   try:
     return config_class()
   except (ValueError, TypeError) as error:  # TypeError: e.g. a required field gin does not bind
-    raise BadInput(_config_message(error)) from None
-
-
-def _config_message(error: Exception) -> str:
-  """A config's error as one line, without the "In call to configurable ..." that gin appends."""
-  message = " ".join(str(error).split()).split(" In call to configurable")[0]
-  return message if len(message) <= 500 else f"{message[:500]}... ({len(message)} characters)"
+    raise BadInput(config_error_line(error)) from None
 
 
 def cmd_world_build(args: argparse.Namespace) -> int:
@@ -136,18 +131,15 @@ def cmd_world_build(args: argparse.Namespace) -> int:
 
 
 def cmd_world_stats(args: argparse.Namespace) -> int:
-  from xgen.data.tokenizer import Tokenizer
-  from xgen.rundir import tokenizer_path, world_dir
-  from xgen.world.store import read_manifest
   from xgen.world.stats import format_stats, world_stats
+  from xgen.world.store import open_world
   _configure(args)
   try:
-    manifest = read_manifest(args.workdir)
+    world = open_world(args.workdir)
   except FileNotFoundError as error:
     raise BadInput(str(error)) from None
-  vocab = Tokenizer.load(tokenizer_path(args.workdir)).vocab_size
-  print(f"world {world_dir(args.workdir)} (seed {manifest['seed']}, sha256 {manifest['world_sha256'][:16]})")
-  print(format_stats(world_stats(args.workdir), vocab_size=vocab))
+  print(f"world {world.directory} (seed {world.manifest['seed']}, sha256 {world.sha256[:16]})")
+  print(format_stats(world_stats(args.workdir), vocab_size=world.tokenizer().vocab_size))
   return EXIT_OK
 
 
@@ -156,7 +148,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
   from xgen.models.config import ModelConfig
   from xgen.train.pretrain import pretrain
   from xgen.train.config import SFTConfig
-  from xgen.train.sft import TrainingDiverged
+  from xgen.train.lifecycle import TrainingDiverged
   _configure(args, ["runs/pretrain.gin"])
   model_config, sft_config = _build(ModelConfig), _build(SFTConfig)
   try:
@@ -182,8 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
   from xgen.rl.config import LossConfig, MixtureConfig, RLConfig
   from xgen.rl.trainer import train_cell
   from xgen.rundir import cell_dir
-  from xgen.rundir.locks import Busy
-  from xgen.train.sft import TrainingDiverged
+  from xgen.train.lifecycle import TrainingDiverged
   _configure(args, ["runs/rl.gin"])
   rl, mixture, loss = _build(RLConfig), _build(MixtureConfig), _build(LossConfig)
   try:
@@ -201,9 +192,6 @@ def cmd_train(args: argparse.Namespace) -> int:
   except TrainingDiverged as error:
     print(f"xgen train: diverged: {error}; see {rundir.status_path(cell_dir(args.workdir, cell))}", file=sys.stderr)
     return EXIT_FAILED
-  except Busy as error:
-    print(f"xgen train: {error}", file=sys.stderr)
-    return EXIT_BUSY
   print(f"trained {cell_dir(args.workdir, cell)}: {status['state']} at step {status['step']}")
   return EXIT_OK
 
@@ -273,7 +261,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
   try:
     model_config = saved_model_config(rundir.base_dir(args.workdir)) or _build(ModelConfig)
   except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
-    raise BadInput(_config_message(error)) from None
+    raise BadInput(config_error_line(error)) from None
   summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=_progress)
   print(f"evaluated {len(summary.checkpoints)} checkpoints ({summary.evaluated} checkpoint x suite pairs written) "
         f"into {rundir.eval_dir(args.workdir)}")
@@ -304,7 +292,7 @@ def _launched_study(args: argparse.Namespace):
   try:
     return study_from_record(record, str(path), **config.bound_values("StudyConfig"))
   except ValueError as error:
-    raise BadInput(_config_message(error)) from None
+    raise BadInput(config_error_line(error)) from None
 
 
 def _analysis(args: argparse.Namespace):

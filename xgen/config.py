@@ -14,7 +14,7 @@ from typing import Sequence
 
 import gin
 
-from xgen.rundir.layout import excerpt
+from xgen.rundir.layout import excerpt, shorten
 
 GIN_ROOT = Path(__file__).resolve().parent.parent / "gin"
 
@@ -39,8 +39,13 @@ def _one_line(error: BaseException) -> str:
     return f"a bracket or quote is never closed ({error.args[0]})"
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   # gin appends "In file ..., line N" / "In bindings string line N" after the reason.
-  text = " ".join(lines) if lines else type(error).__name__
-  return text if len(text) <= MAX_REASON else f"{text[:MAX_REASON]}... ({len(text)} characters)"
+  return shorten(" ".join(lines) if lines else type(error).__name__, MAX_REASON)
+
+
+def config_error_line(error: Exception, limit: int = 500) -> str:
+  """A config dataclass's error as one short line, without the "In call to configurable ..." that gin
+  appends when it builds the class."""
+  return shorten(" ".join(str(error).split()).split(" In call to configurable")[0], limit)
 
 
 _UNDEFINED_MACRO = re.compile(r"No bindings specified for '([^']+)/gin\.macro'")

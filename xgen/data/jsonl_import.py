@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Mapping
@@ -118,22 +116,6 @@ def _is_replaceable(out_dir: Path) -> bool:
     return False
 
 
-def _move_into_place(staged: Path, out_dir: Path) -> None:
-  """Renames ``staged`` to ``out_dir``, swapping out (then deleting) an existing import."""
-  if not out_dir.exists():
-    staged.rename(out_dir)
-    return
-  retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-  retired.rmdir()
-  out_dir.rename(retired)
-  try:
-    staged.rename(out_dir)
-  except BaseException:
-    retired.rename(out_dir)
-    raise
-  shutil.rmtree(retired, ignore_errors=True)
-
-
 def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | None = None) -> ImportSummary:
   """Validates ``path`` (with ``check`` too, if given) and writes it as a TFDS dataset plus manifest into
   ``out_dir``."""
@@ -147,16 +129,12 @@ def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | 
     raise FileExistsError(f"{out_dir} exists and is not an earlier import (no {MANIFEST_NAME}); "
                           "refusing to replace it")
 
-  out_dir.parent.mkdir(parents=True, exist_ok=True)
-  staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-  try:
-    groups = group_by_split(scenarios)
-    tfds_store.write_scenarios(staged / TFDS_SUBDIR, groups)
-    manifest = build_manifest(scenarios, input_name=path.name, sha256=sha256)
-    (staged / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _move_into_place(staged, out_dir)
-  except BaseException:
-    shutil.rmtree(staged, ignore_errors=True)
-    raise
+  manifest = build_manifest(scenarios, input_name=path.name, sha256=sha256)
+
+  def fill(staged: Path) -> None:
+    tfds_store.write_scenarios(staged / TFDS_SUBDIR, group_by_split(scenarios))
+    rundir.atomic_write_json(staged / MANIFEST_NAME, manifest)
+
+  rundir.build_directory(out_dir, fill)  # an earlier import is replaced only once the new one is complete
   return ImportSummary(out_dir=out_dir, data_dir=out_dir / TFDS_SUBDIR, splits=manifest["splits"],
                        sha256=sha256, num_records=len(scenarios))

@@ -20,6 +20,8 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
+from xgen.rundir.layout import shorten
+
 SOURCES = ("pretrain", "standard", "trait", "eval", "attack")
 SPLITS = ("train", "validation", "test")
 ROLES = ("system", "user", "assistant")
@@ -38,15 +40,11 @@ class SchemaError(ValueError):
     self.where = where
     self.message = message
     prefix = f"{where}: " if where else ""
-    super().__init__(f"{prefix}field '{_short(field, 100)}': {_short(message, 500)}")
+    super().__init__(f"{prefix}field '{shorten(field, 100)}': {shorten(message, 500)}")
 
   def at(self, where: str) -> "SchemaError":
     """The same error, located in a file (``path:line``)."""
     return SchemaError(self.field, self.message, where=where)
-
-
-def _short(text: str, limit: int) -> str:
-  return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -92,10 +92,6 @@ class EvalSummary:
     """True when no checkpoint had to be skipped."""
     return not self.damaged
 
-  def __len__(self) -> int:
-    """The number of checkpoints considered."""
-    return len(self.checkpoints)
-
 
 def suite_name(scenario: Scenario) -> str:
   return f"{scenario.category}.{scenario.domain}"
@@ -128,15 +124,6 @@ def final_step(status: dict) -> int | None:
   return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
-def cell_record_problem(directory: Path) -> str | None:
-  """Why a cell's record (its condition and seed) cannot be read; None when it is readable or absent."""
-  try:
-    rundir.read_json(rundir.cell_record_path(directory))
-  except rundir.DamagedFile as error:
-    return str(error)
-  return None
-
-
 def with_fingerprint(ref: CheckpointRef) -> CheckpointRef:
   """``ref`` with its checkpoint's fingerprint, or with the problem that keeps it from being read."""
   if ref.problem is not None:
@@ -159,7 +146,7 @@ def _base_refs(workdir: Path) -> list[CheckpointRef]:
 
 def _cell_refs(entry: rundir.CellEntry, every_step: bool) -> list[CheckpointRef]:
   final = final_step(entry.status)
-  problem = cell_record_problem(entry.directory)
+  problem = entry.problem
   if final is None:
     problem = problem or f"{rundir.status_path(entry.directory)}: records no final step"
   if problem is not None:
@@ -224,8 +211,9 @@ def eval_row(ref: CheckpointRef, episode: Episode, mode: str, sample: int) -> Ev
 def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transformer, tokenizer: Tokenizer,
                         suites: dict[str, list[Scenario]], config: EvalConfig,
                         progress: Callable[[int], None] | None = None) -> int:
-  """Evaluates ``model`` on the suites ``pending_suites`` gives for ``ref``; returns how many were written."""
-  todo = pending_suites(workdir, ref, list(suites))
+  """Evaluates ``model`` on every suite of ``suites`` (the caller picks them with ``pending_suites``) and
+  writes their files; returns how many were written."""
+  todo = list(suites)
   stop_ids = (tokenizer.end_id, tokenizer.eos_id)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), ref.step)
   for start in range(0, len(todo), config.suites_per_pass):
@@ -248,8 +236,6 @@ def _evaluate_ref(workdir: Path, ref: CheckpointRef, model_config: ModelConfig, 
                   say: Callable[[str], None]) -> int:
   """One checkpoint's pending pairs, under its lock; returns how many were written. DamagedFile if its
   parameters cannot be restored."""
-  if not pending_suites(workdir, ref, list(suites)):
-    return 0
   try:
     with locks.held(workdir, locks.eval_lock(ref.name)):
       todo = pending_suites(workdir, ref, list(suites))

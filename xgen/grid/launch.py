@@ -90,10 +90,6 @@ def ensure_base(workdir: Path, model: ModelConfig, config: SFTConfig, operative_
     raise RuntimeError(f"the base model did not finish: {status} (see {rundir.status_path(base)})")
 
 
-def cell_states(workdir: Path, names: list[str]) -> dict[str, str]:
-  return rundir.cell_states(workdir, names)
-
-
 def _domains(workdir: Path, world: WorldConfig) -> list[str]:
   """The domains the study's conditions expand against: the built world's, else the one to build."""
   try:
@@ -126,7 +122,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
   cells = study_cells(study, manifest["domains"])
-  states = cell_states(workdir, [c.name for c in cells])
+  states = rundir.cell_states(workdir, [c.name for c in cells])
   retry = rundir.STOPPED if retry_failed else ()
   todo = [c for c in cells if states[c.name] not in (rundir.DONE, *rundir.STOPPED) or states[c.name] in retry]
   skipped = [c.name for c in cells if states[c.name] in rundir.STOPPED and c not in todo]
@@ -142,7 +138,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   run_cells(executor, workdir, todo, on_outcome, parallel=parallel, ray_address=ray_address)
   for cell in todo:  # cells another launcher was training: wait until it lets go of them
     locks.wait_for(workdir, locks.cell_lock(cell.name))
-  states = cell_states(workdir, [c.name for c in cells])
+  states = rundir.cell_states(workdir, [c.name for c in cells])
 
   model_config = saved_model_config(rundir.base_dir(workdir)) or configs.model
   done_cells = [name for name, state in states.items() if state == rundir.DONE]

@@ -12,20 +12,11 @@ from pathlib import Path
 from xgen import rundir
 
 
-def record_problem(directory: Path) -> str | None:
-  """Why a cell's cell.json cannot be read; None when it is readable or absent."""
-  try:
-    rundir.read_json(rundir.cell_record_path(directory))
-  except rundir.DamagedFile as error:
-    return f"unreadable cell record: {error}"
-  return None
-
-
 def cell_row(entry: rundir.CellEntry) -> dict:
   """One line of the table: the cell, its labels and its state (failed with the reason if damaged)."""
-  status, problem = entry.status, record_problem(entry.directory)
-  if problem is not None:
-    status = {**status, "state": rundir.FAILED, "reason": problem}
+  status = entry.status
+  if entry.problem is not None:
+    status = {**status, "state": rundir.FAILED, "reason": entry.problem}
   return {"cell": entry.name, "condition": entry.record.get("condition", "?"), "seed": entry.record.get("seed", "?"),
           "state": status["state"], "step": status.get("step", 0), "steps": status.get("steps", "?"),
           "updated": status.get("updated"), "reason": status.get("reason", "")}

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import gin
 
 from xgen import validation as v
+from xgen.config import config_error_line
 
 PRE_RL, BASELINE = "pre-rl", "baseline"
 OWNER = "StudyConfig"
@@ -89,8 +90,7 @@ def study_from_record(record: Any, where: str, **overrides: Any) -> StudyConfig:
   try:
     return StudyConfig(**{**record, **overrides})
   except (TypeError, ValueError) as error:
-    message = " ".join(str(error).split()).split(" In call to configurable")[0]
-    raise ValueError(f"{where}: {message}") from None
+    raise ValueError(f"{where}: {config_error_line(error)}") from None
 
 
 @dataclasses.dataclass(frozen=True)

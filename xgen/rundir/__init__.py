@@ -6,9 +6,11 @@ Every path (``layout``), every status and the listing of cells (``status``), the
 string. See ``xgen.rundir.layout`` for the tree.
 """
 
-from xgen.rundir.files import (DamagedFile, append_jsonl, atomic_write_bytes, atomic_write_json, atomic_write_text,
-                               build_directory, read_json, read_jsonl, rewrite_jsonl, sha256_file, staging_dir,
-                               swap_in, verify_digests)
-from xgen.rundir.layout import *  # noqa: F401,F403  (the paths are the point of this package)
-from xgen.rundir.status import (DIVERGED, DONE, FAILED, PENDING, RUNNING, STATES, STOPPED, CellEntry, cell_states,
-                                is_done, list_cells, read_cell_record, read_status, state_of, write_status)
+# The package's front: `from xgen import rundir` then `rundir.cell_dir(...)`, `rundir.DONE`, ...
+from xgen.rundir.files import (DamagedFile, append_jsonl, atomic_write_bytes, atomic_write_json,  # noqa: F401
+                               atomic_write_text, build_directory, read_json, read_jsonl, rewrite_jsonl, sha256_file,
+                               verify_digests)
+from xgen.rundir.layout import *  # noqa: F401,F403
+from xgen.rundir.status import (DIVERGED, DONE, FAILED, PENDING, RUNNING, STATES, STOPPED, CellEntry,  # noqa: F401
+                                cell_states, is_done, list_cells, read_cell_record, read_status, state_of,
+                                write_status)

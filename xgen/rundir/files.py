@@ -103,25 +103,15 @@ def sha256_file(path: str | Path) -> str:
   return digest.hexdigest()
 
 
-def digests(root: Path, files: Iterable[Path]) -> dict[str, str]:
-  """relative path -> sha256 for each of ``files`` under ``root``."""
-  return {str(Path(f).relative_to(root)): sha256_file(f) for f in sorted(files)}
-
-
-def verify_digests(root: Path, expected: Mapping[str, str], *, exhaustive: bool = False) -> None:
+def verify_digests(root: Path, expected: Mapping[str, str]) -> None:
   """Raises DamagedFile naming the first file under ``root`` that is missing or whose sha256 is not
-  the recorded one (and, with ``exhaustive``, a file present that was never recorded)."""
+  the recorded one."""
   for relative, digest in sorted(expected.items()):
     path = root / relative
     if not path.is_file():
       raise DamagedFile(path, "missing (it is listed in the recorded digests)")
     if sha256_file(path) != digest:
       raise DamagedFile(path, "its contents changed since it was written (sha256 mismatch)")
-  if exhaustive:
-    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-    extra = sorted(present - set(expected))
-    if extra:
-      raise DamagedFile(root / extra[0], "not part of what was written here")
 
 
 # --- JSONL logs -----------------------------------------------------------------------------------

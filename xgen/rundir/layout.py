@@ -41,10 +41,14 @@ def check_name(name: object, what: str) -> str:
   return name
 
 
-def excerpt(value: object, limit: int = 60) -> str:
-  """``repr(value)`` cut to about ``limit`` characters, so an error line never echoes a huge value."""
-  text = repr(value)
+def shorten(text: str, limit: int) -> str:
+  """``text`` cut to ``limit`` characters (saying how long it was), so an error line never echoes a huge value."""
   return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def excerpt(value: object, limit: int = 60) -> str:
+  """``repr(value)``, shortened."""
+  return shorten(repr(value), limit)
 
 
 # --- the world ------------------------------------------------------------------------------------
@@ -173,10 +177,6 @@ def eval_file(workdir: str | Path, checkpoint: str, suite: str) -> Path:
 def eval_files(checkpoint_dir: Path) -> list[Path]:
   """The eval files of one checkpoint's directory, sorted."""
   return sorted(checkpoint_dir.glob(f"*{EVAL_SUFFIX}"))
-
-
-def suite_of_eval_file(path: Path) -> str:
-  return path.name[:-len(EVAL_SUFFIX)]
 
 
 def analysis_dir(workdir: str | Path) -> Path:

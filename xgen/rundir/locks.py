@@ -25,16 +25,8 @@ def cell_lock(cell: str) -> str:
   return f"cell-{cell}"
 
 
-def attack_lock(cell: str) -> str:
-  return f"attack-{cell}"
-
-
 def eval_lock(checkpoint: str) -> str:
   return f"eval-{checkpoint}"
-
-
-def import_lock(name: str) -> str:
-  return f"import-{name}"
 
 
 class Busy(RuntimeError):

@@ -66,22 +66,24 @@ def is_done(run: str | Path) -> bool:
   return state_of(run) == DONE
 
 
-def read_cell_record(run: str | Path) -> dict:
-  """``cell.json`` (what a cell is), or {} when it is missing or unreadable."""
+def read_cell_record(run: str | Path) -> tuple[dict, str | None]:
+  """(``cell.json``, None), or ({}, why it cannot be read); ({}, None) when there is none."""
   try:
-    return read_json(layout.cell_record_path(run)) or {}
-  except DamagedFile:
-    return {}
+    return read_json(layout.cell_record_path(run)) or {}, None
+  except DamagedFile as error:
+    return {}, f"unreadable cell record: {error}"
 
 
 @dataclasses.dataclass(frozen=True)
 class CellEntry:
-  """One cell directory: its name, status and record (condition, seed, configs)."""
+  """One cell directory: its name, status and record (condition, seed, configs), and why the record
+  cannot be read (``problem``; None when it is fine or absent)."""
 
   name: str
   directory: Path
   status: dict
   record: dict
+  problem: str | None = None
 
   @property
   def state(self) -> str:
@@ -104,8 +106,8 @@ def list_cells(workdir: str | Path) -> list[CellEntry]:
     return []
   entries = []
   for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-    entries.append(CellEntry(directory.name, directory, read_status(directory) or {"state": PENDING},
-                             read_cell_record(directory)))
+    record, problem = read_cell_record(directory)
+    entries.append(CellEntry(directory.name, directory, read_status(directory) or {"state": PENDING}, record, problem))
   return entries
 
 

@@ -25,7 +25,7 @@ from xgen.models.config import ModelConfig
 from xgen.models.transformer import Transformer, build_model
 from xgen.train.checkpoints import Checkpoints, load_training_state, training_state
 from xgen.train.config import SFTConfig
-from xgen.train.lifecycle import RunSpec, TrainingDiverged, TrainingRun  # noqa: F401  (TrainingDiverged: re-exported)
+from xgen.train.lifecycle import RunSpec, TrainingRun
 from xgen.train.packing import Example, PackedStream
 from xgen.train.step import Batch, make_optimizer, train_step
 
