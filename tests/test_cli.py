@@ -115,3 +115,20 @@ def test_exit_busy_is_defined_once_in_grid_and_imported_by_the_cli():
                                           ("xgen.models.sampler", "sample_step"), ("xgen.graders.text", "ngrams")])
 def test_unused_helpers_are_gone(module, name):
   assert not hasattr(importlib.import_module(module), name)
+
+
+def test_gin_includes_resolve_beside_a_runs_folder(tmp_path, monkeypatch):
+  """The README's quickstart writes runs/ into the working directory; gin's package lookup of
+  `include 'runs/pretrain.gin'` must not trip over it."""
+  from xgen import config
+  import xgen.grid.study  # noqa: F401  (registers the configurables the study binds)
+  import xgen.models.config  # noqa: F401
+  import xgen.train.config  # noqa: F401
+  import xgen.world.config  # noqa: F401
+  import xgen.eval.crosseval  # noqa: F401
+  (tmp_path / "runs" / "quickstart").mkdir(parents=True)
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  config.load_config(["studies/quickstart.gin"])  # raised TypeError from inside gin before
+  from xgen.train.config import SFTConfig
+  assert SFTConfig().steps == 90  # gin/studies/quickstart.gin's own pretraining length, so every include was read

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import gin
+from gin import resource_reader
 
 from xgen.rundir.layout import excerpt, shorten
 
@@ -78,12 +79,31 @@ class _QuietIncludeLookup(logging.Filter):
     return not record.getMessage().startswith("Path not found:")
 
 
+def _package_file_exists(config_path: str) -> bool:
+  """gin's own check for an ``include`` given as a Python package path, minus its crash: a folder in the
+  working directory named like the include's first part (``runs/``, which the quickstart creates) is
+  importable as a namespace package without a file, and gin's check raises TypeError on it instead of
+  answering "not here" and trying the next search location."""
+  try:
+    return resource_reader.system_path_file_exists(config_path)
+  except TypeError:
+    return False
+
+
+def _use_safe_package_lookup() -> None:
+  readers = gin.config._FILE_READERS  # noqa: SLF001  (gin registers readers but offers no way to replace one)
+  for index, (reader, exists) in enumerate(readers):
+    if exists is resource_reader.system_path_file_exists:
+      readers[index] = (reader, _package_file_exists)
+
+
 def load_config(gin_files: Sequence[str] = (), gin_params: Sequence[str] = ()) -> None:
   """Clears gin, then parses ``gin_files`` (in order) and ``gin_params`` (after them)."""
   gin.clear_config()
   files = [_resolve(path) for path in gin_files]
   if str(GIN_ROOT) not in gin.config._LOCATION_PREFIXES:  # noqa: SLF001  (gin has no public query)
     gin.add_config_file_search_path(str(GIN_ROOT))
+  _use_safe_package_lookup()
   quiet = _QuietIncludeLookup()
   logging.getLogger().addFilter(quiet)
   try:
