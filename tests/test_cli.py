@@ -101,6 +101,25 @@ def test_data_import_names_the_bad_line_and_writes_nothing(capsys, tmp_path):
   assert not (tmp_path / "W" / "imports" / "mine").exists()
 
 
+def test_data_import_holds_the_names_lock(capsys, tmp_path):
+  from xgen import rundir
+  from xgen.rundir import locks
+  path, workdir = tmp_path / "mine.jsonl", tmp_path / "W"
+  path.write_text("\n".join(json.dumps(_record(i)) for i in range(2)) + "\n")
+  with locks.held(workdir, locks.import_lock("mine")):  # another import of "mine" is writing
+    code, out, err = _run(capsys, "data", "import", str(path), "--workdir", str(workdir))
+    assert code == 75 and out == ""
+    assert err == (f"xgen data import: import-mine is being worked on by another process "
+                   f"(lock {rundir.lock_path(workdir, locks.import_lock('mine'))})\n")
+    assert not rundir.import_dir(workdir, "mine").exists()
+    code, out, _ = _run(capsys, "data", "import", str(path), "--workdir", str(workdir), "--name", "other")
+    assert code == 0 and "imported 2 records" in out  # the lock is the name's, not the whole imports/
+  code, out, _ = _run(capsys, "data", "import", str(path), "--workdir", str(workdir))
+  assert code == 0 and "imported 2 records" in out
+  longest = "n" * rundir.MAX_NAME_LENGTH  # the longest --name has a lock too
+  assert rundir.lock_path(workdir, locks.import_lock(longest)).name == f"import-{longest}.lock"
+
+
 def test_exit_busy_is_defined_once_in_grid_and_imported_by_the_cli():
   import xgen
   from xgen import cli

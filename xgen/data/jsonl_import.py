@@ -10,16 +10,19 @@ The imported dataset has one TFDS split per (source, split) pair, named
 ``out_dir/manifest.json`` (record counts per split, sha256 of the input). It is built in a
 temporary sibling directory and moved into place at the end, so a failed import leaves no
 ``out_dir`` behind, and an earlier complete import is replaced only once the new one is done.
+The caller may pass a ``lock`` (the CLI passes the dataset name's run-directory lock) that is held
+from the check of ``out_dir`` to the end of the write, so two imports never write one ``out_dir``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, ContextManager, Mapping
 
 from xgen import rundir
 from xgen.data import tfds_store
@@ -116,25 +119,27 @@ def _is_replaceable(out_dir: Path) -> bool:
     return False
 
 
-def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | None = None) -> ImportSummary:
+def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | None = None,
+                 lock: ContextManager | None = None) -> ImportSummary:
   """Validates ``path`` (with ``check`` too, if given) and writes it as a TFDS dataset plus manifest into
-  ``out_dir``."""
+  ``out_dir``, holding ``lock`` (if given) once the input has validated, while ``out_dir`` is checked
+  and written; whatever entering ``lock`` raises (e.g. ``rundir.locks.Busy``) propagates."""
   path, out_dir = Path(path), Path(out_dir)
   data = path.read_bytes()
   sha256 = hashlib.sha256(data).hexdigest()
   scenarios = parse_jsonl(data, str(path), check=check)
   if not scenarios:
     raise ValueError(f"{path}: holds no records")
-  if out_dir.exists() and not _is_replaceable(out_dir):
-    raise FileExistsError(f"{out_dir} exists and is not an earlier import (no {MANIFEST_NAME}); "
-                          "refusing to replace it")
-
   manifest = build_manifest(scenarios, input_name=path.name, sha256=sha256)
 
   def fill(staged: Path) -> None:
     tfds_store.write_scenarios(staged / TFDS_SUBDIR, group_by_split(scenarios))
     rundir.atomic_write_json(staged / MANIFEST_NAME, manifest)
 
-  rundir.build_directory(out_dir, fill)  # an earlier import is replaced only once the new one is complete
+  with lock if lock is not None else contextlib.nullcontext():
+    if out_dir.exists() and not _is_replaceable(out_dir):
+      raise FileExistsError(f"{out_dir} exists and is not an earlier import (no {MANIFEST_NAME}); "
+                            "refusing to replace it")
+    rundir.build_directory(out_dir, fill)  # an earlier import is replaced only once the new one is complete
   return ImportSummary(out_dir=out_dir, data_dir=out_dir / TFDS_SUBDIR, splits=manifest["splits"],
                        sha256=sha256, num_records=len(scenarios))

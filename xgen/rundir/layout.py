@@ -30,14 +30,15 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
 MAX_NAME_LENGTH = 128
 
 
-def check_name(name: object, what: str) -> str:
+def check_name(name: object, what: str, *, limit: int = MAX_NAME_LENGTH) -> str:
   """``name`` if it is safe as one path component (letters, digits and ``. _ + @ -``, not starting
-  with a dot, no separators, no ``..``); otherwise ValueError naming ``what`` (a flag or field)."""
+  with a dot, no separators, no ``..``, at most ``limit`` characters); otherwise ValueError naming
+  ``what`` (a flag or field)."""
   if not isinstance(name, str) or not name:
     raise ValueError(f"{what}: give a non-empty name, got {excerpt(name)}")
-  if len(name) > MAX_NAME_LENGTH or not _NAME.match(name) or ".." in name:
+  if len(name) > limit or not _NAME.match(name) or ".." in name:
     raise ValueError(f"{what}: {excerpt(name)} is not a safe name (use letters, digits and . _ + @ -, "
-                     f"at most {MAX_NAME_LENGTH} characters, no '/', no '..', not starting with '.')")
+                     f"at most {limit} characters, no '/', no '..', not starting with '.')")
   return name
 
 
@@ -200,10 +201,11 @@ def log_path(workdir: str | Path, cell: str) -> Path:
 
 
 LOCKS = ".locks"
+LOCK_KIND_ROOM = 16  # a lock's name is a kind ("cell-", "import-", ...) and a name check_name passed
 
 
 def lock_path(workdir: str | Path, name: str) -> Path:
-  return Path(workdir) / LOCKS / f"{check_name(name, 'lock')}.lock"
+  return Path(workdir) / LOCKS / f"{check_name(name, 'lock', limit=MAX_NAME_LENGTH + LOCK_KIND_ROOM)}.lock"
 
 
 def damaged_dir(run: str | Path) -> Path:

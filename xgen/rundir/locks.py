@@ -29,6 +29,11 @@ def eval_lock(checkpoint: str) -> str:
   return f"eval-{checkpoint}"
 
 
+def import_lock(name: str) -> str:
+  """The lock of ``xgen data import``'s dataset ``name`` (``WORKDIR/imports/<name>/``)."""
+  return f"import-{name}"
+
+
 class Busy(RuntimeError):
   """Another process holds the lock."""
 

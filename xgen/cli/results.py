@@ -1,0 +1,109 @@
+"""``xgen eval``, ``xgen matrix`` and ``xgen report``: cross-evaluation of a run directory, and its analysis."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xgen import rundir
+from xgen.cli.common import EXIT_FAILED, EXIT_OK, BadInput, Failed, add_common_flags, build_config, configure, progress
+from xgen.config import config_error_line
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+  from xgen.eval.crosseval import EvalConfig, cross_evaluate
+  from xgen.models.config import ModelConfig
+  from xgen.train.sft import saved_model_config
+  configure(args)
+  eval_config = build_config(EvalConfig)
+  if not rundir.manifest_path(rundir.world_dir(args.workdir)).exists():
+    raise BadInput(f"no world in {rundir.world_dir(args.workdir)}")
+  try:
+    model_config = saved_model_config(rundir.base_dir(args.workdir)) or build_config(ModelConfig)
+  except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
+    raise BadInput(config_error_line(error)) from None
+  summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=progress)
+  print(f"evaluated {len(summary.checkpoints)} checkpoints ({summary.evaluated} checkpoint x suite pairs written) "
+        f"into {rundir.eval_dir(args.workdir)}")
+  for checkpoint, reason in sorted(summary.damaged.items()):
+    print(f"xgen eval: not evaluated: {checkpoint}: {reason}", file=sys.stderr)
+  return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _launched_study(args: argparse.Namespace):
+  """The study's settings: from explicit --gin_file, else from the workdir's study.json (plain data that
+  `xgen grid launch` wrote) with any StudyConfig --gin_param on top. The workdir's study.gin is a record
+  and is never parsed unasked: a gin file can import Python modules, and a workdir may come from anyone."""
+  from xgen import config
+  from xgen.grid.study import StudyConfig, study_from_record
+  configure(args)
+  if args.gin_file:
+    return build_config(StudyConfig)
+  path = rundir.study_json_path(args.workdir)
+  try:
+    record = rundir.read_json(path)
+  except rundir.DamagedFile as error:
+    raise BadInput(str(error)) from None
+  if record is None:
+    if rundir.study_gin_path(args.workdir).exists():
+      raise BadInput(f"no {path} (the study was launched by an older xgen); if you trust "
+                     f"{rundir.study_gin_path(args.workdir)}, pass it with --gin_file")
+    return build_config(StudyConfig)
+  try:
+    return study_from_record(record, str(path), **config.bound_values("StudyConfig"))
+  except ValueError as error:
+    raise BadInput(config_error_line(error)) from None
+
+
+def _analysis(args: argparse.Namespace):
+  from xgen.report.study import analyse
+  study = _launched_study(args)
+  try:
+    return analyse(args.workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
+                   seed=study.analysis_seed), study
+  except FileNotFoundError as error:
+    raise BadInput(str(error)) from None
+  except ValueError as error:  # a malformed eval row, named by file and line
+    raise Failed(str(error)) from None
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+  from xgen.report.exports import matrix_csv, matrix_json, matrix_latex, matrix_markdown
+  from xgen.report.study import write_analysis
+  analysis, _ = _analysis(args)
+  matrix = analysis.matrices[args.view]
+  if args.format == "png":
+    paths = write_analysis(args.workdir, analysis, formats=("png",))
+    print("\n".join(str(p) for p in paths if p.suffix == ".png"))
+    return EXIT_OK
+  render = {"csv": matrix_csv, "json": lambda m: matrix_json(m, analysis.deltas), "md": matrix_markdown,
+            "latex": matrix_latex}[args.format]
+  print(render(matrix))
+  return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+  from xgen.report.study import write_study_report
+  analysis, study = _analysis(args)
+  print(f"report: {write_study_report(args.workdir, analysis, title=f'xgen study {study.name!r}')}")
+  return EXIT_OK
+
+
+def add_eval(commands: argparse._SubParsersAction) -> None:
+  evaluate = commands.add_parser("eval", help="evaluate the base and every finished cell on every eval suite into "
+                                              "WORKDIR/eval/ (pairs already evaluated are skipped)")
+  add_common_flags(evaluate)
+  evaluate.add_argument("--cell", action="append", help="only this cell (repeatable)")
+  evaluate.set_defaults(run=cmd_eval)
+
+
+def add_analysis(commands: argparse._SubParsersAction) -> None:
+  matrix = commands.add_parser("matrix", help="the transfer matrix of an evaluated run directory")
+  add_common_flags(matrix)
+  matrix.add_argument("--format", choices=("csv", "json", "md", "latex", "png"), default="md")
+  matrix.add_argument("--view", choices=("domain", "family"), default="domain",
+                      help="columns are eval domains or eval families")
+  matrix.set_defaults(run=cmd_matrix)
+  report = commands.add_parser("report", help="write WORKDIR/analysis/ and the HTML report")
+  add_common_flags(report)
+  report.set_defaults(run=cmd_report)
