@@ -67,9 +67,21 @@ def workdir(tmp_path, monkeypatch):
     ("world build", "WorldConfig.seed = %NOPE", ["--gin_param", "'WorldConfig.seed = %NOPE'", "undefined macro %NOPE"]),
 ])
 def test_a_bad_binding_gets_one_line_naming_it(capsys, workdir, command, binding, names):
-  line = _one_bad_line(capsys, *command.split(), "--workdir", str(workdir), "--gin_param", binding)
+  required = [arg for macro in RL_REQUIRED for arg in ("--gin_param", macro)] if command == "train" else []
+  line = _one_bad_line(capsys, *command.split(), "--workdir", str(workdir), *required, "--gin_param", binding)
   for name in names:
     assert name in line, line
+  assert not workdir.exists()
+
+
+RL_REQUIRED = ("TRAIN_STEPS = 20", "DOSE = 0.1", "SEED = 0")  # runs/rl.gin's %gin.REQUIRED macros
+
+
+@pytest.mark.parametrize("missing", [macro.split()[0] for macro in RL_REQUIRED])
+def test_a_required_macro_left_unset_names_it_and_where_it_is_declared(capsys, workdir, missing):
+  given = [arg for macro in RL_REQUIRED if not macro.startswith(missing) for arg in ("--gin_param", macro)]
+  line = _one_bad_line(capsys, "train", "--workdir", str(workdir), *given)
+  assert "rl.gin:" in line and f"{missing} is required and not set" in line and f"--gin_param '{missing} = ...'" in line
   assert not workdir.exists()
 
 

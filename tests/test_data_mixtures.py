@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from xgen.data.mixtures import DomainSelection, MixtureSampler, MixtureSpec, dose_fraction
+from xgen.data.mixtures import MixtureConfig, MixtureSampler, dose_fraction
 from xgen.data.schema import Criterion, Message, Scenario
 
 DOMAINS = ("health", "law", "cooking", "travel")
@@ -32,8 +32,8 @@ TRAIT_ITEMS = make_items("trait", 48)
 STANDARD_ITEMS = make_items("standard", 40)
 
 
-def sampler(dose=0.25, seed=0, **spec) -> MixtureSampler:
-  return MixtureSampler(MixtureSpec(dose=dose, **spec), TRAIT_ITEMS, STANDARD_ITEMS, seed=seed)
+def sampler(dose=0.25, seed=0, **fields) -> MixtureSampler:
+  return MixtureSampler(MixtureConfig(dose=dose, **fields), TRAIT_ITEMS, STANDARD_ITEMS, seed=seed)
 
 
 def keys(batch) -> list[tuple[str, int]]:
@@ -42,17 +42,17 @@ def keys(batch) -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize("dose", [0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0])
 def test_realized_dose_is_exact(dose):
-  batch_size, steps = 32, 200
+  scenarios, steps = 32, 200
   mix = sampler(dose=dose, seed=3)
-  per_step = [sum(d.pool == "trait" for d in mix.batch(step, batch_size)) for step in range(steps)]
+  per_step = [sum(d.pool == "trait" for d in mix.batch(step, scenarios)) for step in range(steps)]
   total = sum(per_step)
-  assert total == math.floor(Fraction(str(dose)) * batch_size * steps)
-  assert abs(total / (batch_size * steps) - dose) <= 1 / (batch_size * steps)
+  assert total == math.floor(Fraction(str(dose)) * scenarios * steps)
+  assert abs(total / (scenarios * steps) - dose) <= 1 / (scenarios * steps)
   running = 0
   for n, count in enumerate(per_step, start=1):  # Every prefix is as close as it can be.
     running += count
-    assert abs(running / (batch_size * n) - dose) < 1 / (batch_size * n)
-    assert count in (math.floor(dose * batch_size), math.ceil(dose * batch_size))
+    assert abs(running / (scenarios * n) - dose) < 1 / (scenarios * n)
+    assert count in (math.floor(dose * scenarios), math.ceil(dose * scenarios))
 
 
 def test_dose_has_no_float_drift():
@@ -73,15 +73,15 @@ def test_batches_have_the_right_items():
       assert draw.item is items[draw.index]
 
 
-@pytest.mark.parametrize("trait_domains, standard_domains, trait_allowed, standard_allowed", [
-    (DomainSelection.exclude("law"), DomainSelection.exclude("law", "travel"),
+@pytest.mark.parametrize("domains, trait_allowed, standard_allowed", [
+    (dict(trait_exclude=("law",), standard_exclude=("law", "travel")),
      {"health", "cooking", "travel"}, {"health", "cooking"}),
-    (DomainSelection.only("health"), DomainSelection.only("cooking", "travel"),
+    (dict(trait_only=("health",), standard_only=("cooking", "travel")),
      {"health"}, {"cooking", "travel"}),
-    (DomainSelection.all(), DomainSelection.exclude("health"), set(DOMAINS), {"law", "cooking", "travel"}),
+    (dict(standard_exclude=("health",)), set(DOMAINS), {"law", "cooking", "travel"}),
 ])
-def test_held_out_domains_never_appear(trait_domains, standard_domains, trait_allowed, standard_allowed):
-  mix = sampler(dose=0.5, trait_domains=trait_domains, standard_domains=standard_domains)
+def test_held_out_domains_never_appear(domains, trait_allowed, standard_allowed):
+  mix = sampler(dose=0.5, **domains)
   seen = {"trait": set(), "standard": set()}
   for step in range(40):
     for draw in mix.batch(step, 8):
@@ -90,7 +90,7 @@ def test_held_out_domains_never_appear(trait_domains, standard_domains, trait_al
 
 
 def test_trait_filter():
-  mix = sampler(dose=1.0, traits=("humility",), trait_domains=DomainSelection.exclude("travel"))
+  mix = sampler(dose=1.0, traits=("humility",), trait_exclude=("travel",))
   categories = {(d.item.category, d.item.domain) for step in range(20) for d in mix.batch(step, 6)}
   assert {c for c, _ in categories} == {"humility"}
   assert {d for _, d in categories} == {"health", "law", "cooking"}
@@ -126,8 +126,7 @@ def test_trait_positions_are_shuffled_within_batches():
 
 @pytest.mark.parametrize("pool", ["trait", "standard"])
 def test_each_epoch_uses_every_item_once(pool):
-  mix = sampler(dose=Fraction(3, 8), trait_domains=DomainSelection.exclude("law"),
-                standard_domains=DomainSelection.only("health", "cooking", "travel"))
+  mix = sampler(dose=Fraction(3, 8), trait_exclude=("law",), standard_only=("health", "cooking", "travel"))
   size = mix.pool_size(pool)
   assert size == (36 if pool == "trait" else 30)
   drawn = [d.index for step in range(60) for d in mix.batch(step, 8) if d.pool == pool]
@@ -146,61 +145,60 @@ def test_scenarios_work_as_items():
                             Criterion(description="b", points=1.0, check="c")))
   traits = [scenario(i, "trait", DOMAINS[i % 2]) for i in range(6)]
   standards = [scenario(i, "standard", DOMAINS[i % 3]) for i in range(6)]
-  spec = MixtureSpec(dose=0.5, trait_domains=DomainSelection.exclude("law"))
-  batch = MixtureSampler(spec, traits, standards, seed=0).batch(0, 4)
+  mixture = MixtureConfig(dose=0.5, trait_exclude=("law",))
+  batch = MixtureSampler(mixture, traits, standards, seed=0).batch(0, 4)
   assert sorted(d.pool for d in batch) == ["standard", "standard", "trait", "trait"]
   assert all(d.item.domain == "health" for d in batch if d.pool == "trait")
 
 
-def test_spec_validation():
-  with pytest.raises(ValueError, match=r"MixtureSpec.dose: must be a number in \[0, 1\], got 1.5"):
-    MixtureSpec(dose=1.5)
+def test_mixture_validation():
+  with pytest.raises(ValueError, match=r"MixtureConfig.dose: must be a number in \[0, 1\], got 1.5"):
+    MixtureConfig(dose=1.5)
   with pytest.raises(ValueError, match=r"dose.*-0.1"):
-    MixtureSpec(dose=-0.1)
+    MixtureConfig(dose=-0.1)
   for bad in (float("nan"), True, "0.1", None):
-    with pytest.raises(ValueError, match="MixtureSpec.dose"):
-      MixtureSpec(dose=bad)
+    with pytest.raises(ValueError, match="MixtureConfig.dose"):
+      MixtureConfig(dose=bad)
   with pytest.raises(ValueError, match="reward_mode.*'binary'"):
-    MixtureSpec(dose=0.1, reward_mode="binary")
-  with pytest.raises(ValueError, match="MixtureSpec.traits: give a tuple"):
-    MixtureSpec(dose=0.1, traits="honesty")
-  with pytest.raises(ValueError, match="MixtureSpec.trait_domains: must be a DomainSelection"):
-    MixtureSpec(dose=0.1, trait_domains=("health",))
-  assert MixtureSpec(dose=0.1, traits=["honesty"]).traits == ("honesty",)
+    MixtureConfig(dose=0.1, reward_mode="binary")
+  with pytest.raises(ValueError, match="MixtureConfig.traits: give a tuple"):
+    MixtureConfig(dose=0.1, traits="honesty")
+  with pytest.raises(ValueError, match="MixtureConfig.trait_only: give a tuple of names, got 'health'"):
+    MixtureConfig(dose=0.1, trait_only="health")
+  with pytest.raises(ValueError, match="MixtureConfig.standard_exclude: .*non-empty strings"):
+    MixtureConfig(dose=0.1, standard_exclude=("health", 3))
+  with pytest.raises(ValueError, match="MixtureConfig.trait_only: repeated"):
+    MixtureConfig(dose=0.1, trait_only=("health", "health"))
+  with pytest.raises(ValueError, match="set trait_only or trait_exclude, not both"):
+    MixtureConfig(dose=0.1, trait_only=("health",), trait_exclude=("law",))
+  with pytest.raises(ValueError, match="set standard_only or standard_exclude, not both"):
+    MixtureConfig(dose=0.1, standard_only=("health",), standard_exclude=("law",))
+  assert MixtureConfig(dose=0.1, traits=["honesty"]).traits == ("honesty",)
   with pytest.raises(TypeError):
-    MixtureSpec(0.1)  # Keyword-only.
+    MixtureConfig(0.1)  # Keyword-only.
+  with pytest.raises(TypeError):
+    MixtureConfig()  # The dose has no default: a study or the DOSE macro sets it.
 
 
-def test_domain_selection_validation():
-  with pytest.raises(ValueError, match="DomainSelection.mode: must be one of.*'some'"):
-    DomainSelection(mode="some", domains=("health",))
-  with pytest.raises(ValueError, match="'only'.*at least one domain"):
-    DomainSelection(mode="only")
-  with pytest.raises(ValueError, match="give a tuple of names, got 'health'"):
-    DomainSelection(mode="exclude", domains="health")
-  with pytest.raises(ValueError, match="non-empty strings"):
-    DomainSelection(mode="only", domains=("health", 3))
-  with pytest.raises(ValueError, match="'all'.*takes no domains"):
-    DomainSelection(mode="all", domains=("health",))
-  with pytest.raises(ValueError, match="repeated"):
-    DomainSelection.only("health", "health")
-  selection = DomainSelection(mode="exclude", domains=["law"])
-  assert selection.domains == ("law",) and not selection.allows("law") and selection.allows("health")
-  assert DomainSelection.only("law").allows("law") and not DomainSelection.only("law").allows("health")
-  assert DomainSelection().allows("anything")
+def test_domain_filters():
+  mixture = MixtureConfig(dose=0.1, trait_exclude=["law"], standard_only=("law",))
+  assert mixture.trait_exclude == ("law",)
+  assert not mixture.allows_trait(Item("law", "honesty", 0)) and mixture.allows_trait(Item("health", "honesty", 0))
+  assert mixture.allows_standard(Item("law", "qa", 0)) and not mixture.allows_standard(Item("health", "qa", 0))
+  assert MixtureConfig(dose=0.1).allows_trait(Item("anything", "anything", 0))
 
 
 def test_sampler_validation():
-  with pytest.raises(ValueError, match=r"MixtureSpec\(dose=0.1.*no trait scenarios left"):
-    MixtureSampler(MixtureSpec(dose=0.1, trait_domains=DomainSelection.only("law")),
+  with pytest.raises(ValueError, match=r"MixtureConfig\(dose=0.1.*no trait scenarios left"):
+    MixtureSampler(MixtureConfig(dose=0.1, trait_only=("law",)),
                    [i for i in TRAIT_ITEMS if i.domain != "law"], STANDARD_ITEMS, seed=0)
-  with pytest.raises(ValueError, match=r"MixtureSpec\(dose=0.9.*no standard scenarios left"):
-    MixtureSampler(MixtureSpec(dose=0.9), TRAIT_ITEMS, [], seed=0)
+  with pytest.raises(ValueError, match=r"MixtureConfig\(dose=0.9.*no standard scenarios left"):
+    MixtureSampler(MixtureConfig(dose=0.9), TRAIT_ITEMS, [], seed=0)
   # Pools the dose never reads may be empty.
-  assert MixtureSampler(MixtureSpec(dose=1.0), TRAIT_ITEMS, [], seed=0).batch(3, 4)[0].pool == "trait"
-  assert MixtureSampler(MixtureSpec(dose=0), [], STANDARD_ITEMS, seed=0).batch(3, 4)[0].pool == "standard"
-  with pytest.raises(ValueError, match="standard_domains names unknown domains \\['helth'\\]"):
-    sampler(standard_domains=DomainSelection.exclude("helth"))
+  assert MixtureSampler(MixtureConfig(dose=1.0), TRAIT_ITEMS, [], seed=0).batch(3, 4)[0].pool == "trait"
+  assert MixtureSampler(MixtureConfig(dose=0), [], STANDARD_ITEMS, seed=0).batch(3, 4)[0].pool == "standard"
+  with pytest.raises(ValueError, match="standard_exclude names unknown domains \\['helth'\\]"):
+    sampler(standard_exclude=("helth",))
   with pytest.raises(ValueError, match="traits names unknown traits \\['honsty'\\]"):
     sampler(traits=("honsty",))
   with pytest.raises(ValueError, match="seed"):
@@ -208,5 +206,5 @@ def test_sampler_validation():
   mix = sampler()
   with pytest.raises(ValueError, match="step"):
     mix.batch(-1, 4)
-  with pytest.raises(ValueError, match="batch_size"):
+  with pytest.raises(ValueError, match="scenarios"):
     mix.batch(0, 0)

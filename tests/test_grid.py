@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from xgen.grid.executors import Outcome, run_cells
-from xgen.grid.study import Cell, StudyConfig, expand_condition, study_cells, study_conditions
+from xgen.data.mixtures import MixtureConfig
+from xgen.grid.study import (Cell, StudyConfig, condition_name, expand_condition, mixture_bindings, study_cells,
+                              study_conditions)
 from xgen.grid.status import status_table
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -65,14 +67,40 @@ def test_conditions_expand_to_readable_cells_with_their_bindings():
 
 def test_the_bindings_build_the_intended_mixtures():
   from xgen.rl.config import cell_configs_from_gin
-  study = StudyConfig(conditions=("without:health+science", "only:law", "reward-control"), seeds=(3,))
+  study = StudyConfig(conditions=("without:health+science", "only:law", "reward-control", "dose:10"), seeds=(3,),
+                      dose=0.05, rl_gin_params=("TRAIN_STEPS = 200",))
+  conditions = {c.name: c for c in study_conditions(study, DOMAINS)}
   cells = {c.condition: c for c in study_cells(study, DOMAINS)}
-  without = cell_configs_from_gin(cells["without-health+science"].gin_files, cells["without-health+science"].gin_params)
-  assert without.mixture.trait_exclude == ("health", "science") and without.rl.seed == 3
-  assert cell_configs_from_gin(cells["only-law"].gin_files, cells["only-law"].gin_params).mixture.trait_only == ("law",)
-  control = cell_configs_from_gin(cells["reward-control"].gin_files, cells["reward-control"].gin_params)
-  assert control.mixture.reward_mode == "generic" and control.mixture.dose == 0.05
-  assert "baseline" in {c.condition for c in study_cells(study, DOMAINS)}  # always there
+  assert set(cells) == {"baseline", "without-health+science", "only-law", "reward-control", "dose-10"}
+  for name, cell in cells.items():  # gin gives each cell exactly its condition's mixture, and the name back
+    built = cell_configs_from_gin(cell.gin_files, cell.gin_params)
+    assert built.mixture == conditions[name].mixture and built.rl.seed == 3
+    assert condition_name(built.mixture, study.dose) == name
+  assert conditions["without-health+science"].mixture.trait_exclude == ("health", "science")
+  assert conditions["reward-control"].mixture == MixtureConfig(dose=0.05, reward_mode="generic")
+  assert conditions["dose-10"].mixture == MixtureConfig(dose=0.1)
+
+
+def test_one_naming_scheme_for_cells_with_and_without_a_study():
+  assert condition_name(MixtureConfig(dose=0.0)) == condition_name(MixtureConfig(dose=0.0), 0.05) == "baseline"
+  assert condition_name(MixtureConfig(dose=0.05), 0.05) == "trait-all"
+  assert condition_name(MixtureConfig(dose=0.05)) == "dose-5"  # no study: the dose is named
+  assert condition_name(MixtureConfig(dose=0.07, trait_only=("health",)), 0.05) == "only-health-dose-7"
+  assert condition_name(MixtureConfig(dose=0.05, trait_exclude=("health", "science")), 0.05) == "without-health+science"
+  assert condition_name(MixtureConfig(dose=0.05, reward_mode="generic"), 0.05) == "reward-control"
+  assert condition_name(MixtureConfig(dose=0.001)) == "dose-0.1"
+  assert mixture_bindings(MixtureConfig(dose=0.25, traits=("honesty",), standard_only=("law",))) == (
+      "DOSE = 0.25", 'MixtureConfig.standard_only = ("law", )', 'MixtureConfig.traits = ("honesty", )')
+
+
+def test_a_study_must_set_its_dose_and_rl_gin_its_required_macros():
+  no_dose = StudyConfig(conditions=("pre-rl", "baseline", "dose:1,5"))  # needs no study dose: fine
+  assert [c.name for c in study_cells(no_dose, DOMAINS)] == ["baseline.s0", "dose-1.s0", "dose-5.s0"]
+  with pytest.raises(ValueError, match="StudyConfig.dose: condition 'only:health' trains at the study's dose"):
+    study_cells(StudyConfig(conditions=("baseline", "only:health")), DOMAINS)
+  from xgen.config import ConfigError, load_config
+  with pytest.raises(ConfigError, match=r"rl.gin:\d+: DOSE is required and not set .*--gin_param 'DOSE = \.\.\.'"):
+    load_config(["runs/rl.gin"], ["TRAIN_STEPS = 2", "SEED = 0"])
 
 
 def test_bad_conditions_name_the_problem():

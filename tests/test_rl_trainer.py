@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import gin
 import jax
 import numpy as np
 import pytest
 
+from xgen import config
+
 from xgen.rl.algorithms import LossConfig
-from xgen.rl.config import MixtureConfig, RLConfig
+from xgen.rl.config import MixtureConfig, RLConfig, resolved_loss
 from xgen.rl.trainer import read_cell_inputs, train_cell
 from xgen.rundir import cell_dir
 from xgen.train.checkpoints import Checkpoints, training_state
@@ -128,7 +131,8 @@ KILL_TEST_STEPS = 24  # long enough that the kill lands mid-run even with a warm
 def _train_cli(workdir: Path, cell: str) -> subprocess.Popen:
   args = [sys.executable, "-m", "xgen.cli", "train", "--workdir", str(workdir), "--cell", cell,
           "--gin_file", "runs/rl.gin", "--gin_file", "models/tiny.gin"]
-  params = [f"TRAIN_STEPS = {KILL_TEST_STEPS}", "DOSE = 0.25", "RLConfig.batch_size = 8", "RLConfig.group_size = 4",
+  params = [f"TRAIN_STEPS = {KILL_TEST_STEPS}", "DOSE = 0.25", "SEED = 0", "RLConfig.batch_size = 8",
+            "RLConfig.group_size = 4",
             "RLConfig.max_new_tokens = 12", "RLConfig.checkpoint_every = 2", "RLConfig.warmup_steps = 1",
             "RLConfig.sample_every = 2", "LossConfig.entropy_coef = 0.01"]
   for param in params:
@@ -192,16 +196,25 @@ def test_config_errors_name_the_fields():
   with pytest.raises(ValueError, match="RLConfig.group_size"):
     RLConfig(advantage="rloo", batch_size=8, group_size=1)
   with pytest.raises(ValueError, match="trait_only or trait_exclude"):
-    MixtureConfig(trait_only=("health",), trait_exclude=("law",))
+    MixtureConfig(dose=0.05, trait_only=("health",), trait_exclude=("law",))
   with pytest.raises(ValueError, match="MixtureConfig.reward_mode"):
-    MixtureConfig(reward_mode="vibes")
+    MixtureConfig(dose=0.05, reward_mode="vibes")
   with pytest.raises(ValueError, match="dose"):
     MixtureConfig(dose=1.5)
 
 
-def test_mixture_labels_are_readable():
-  assert MixtureConfig(dose=0).label() == "baseline"
-  assert MixtureConfig(dose=0.05).label() == "trait5"
-  assert MixtureConfig(dose=0.05, trait_only=("health",)).label() == "trait5-only-health"
-  assert MixtureConfig(dose=0.05, trait_exclude=("health", "science")).label() == "trait5-without-health+science"
-  assert MixtureConfig(dose=0.05, reward_mode="generic").label() == "trait5-generic"
+def test_batch_size_defaults_agree_and_auto_normalizer_follows_the_batch():
+  config.load_config(["runs/rl.gin"], ["TRAIN_STEPS = 200", "DOSE = 0.05", "SEED = 0"])
+  try:
+    from_gin = RLConfig()
+  finally:
+    gin.clear_config()
+  assert from_gin == RLConfig(steps=200, seed=0)  # rl.gin restates no default of the code
+  rl = RLConfig(batch_size=64, group_size=4, minibatches=2, max_new_tokens=48)
+  auto = resolved_loss(LossConfig(aggregation="token_sum", normalizer="auto"), rl)
+  assert auto.normalizer == 32 * 48
+  assert resolved_loss(LossConfig(aggregation="token_sum", normalizer=7.0), rl).normalizer == 7.0
+  with pytest.raises(ValueError, match="LossConfig.normalizer.*\"auto\""):
+    LossConfig(aggregation="token_sum")
+  with pytest.raises(ValueError, match="LossConfig.normalizer"):
+    LossConfig(aggregation="token_sum", normalizer="automatic")

@@ -50,11 +50,30 @@ def config_error_line(error: Exception, limit: int = 500) -> str:
 
 
 _UNDEFINED_MACRO = re.compile(r"No bindings specified for '([^']+)/gin\.macro'")
+_REQUIRED = re.compile(r"(\S+?)/(?:gin\.)?macro\.value set to `%gin\.REQUIRED`|(\S+) set to `%gin\.REQUIRED`")
+
+
+def _declaration(files: Sequence[str], pattern: re.Pattern) -> str | None:
+  """``file:line`` of the first line of ``files`` (comments aside) that ``pattern`` matches."""
+  for path in files:
+    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
+      if pattern.search(line.split("#")[0]):
+        return f"{path}:{number}"
+  return None
+
+
+def _required_problem(name: str, files: Sequence[str]) -> str:
+  where = _declaration(files, re.compile(rf"^\s*{re.escape(name)}\s*=\s*%gin\.REQUIRED"))
+  return (f"{where + ': ' if where else ''}{name} is required and not set (it is declared "
+          f"'{name} = %gin.REQUIRED'); give it with --gin_param '{name} = ...'")
 
 
 def _finalize_problem(error: ValueError, files: Sequence[str], gin_params: Sequence[str]) -> str:
   """One line for gin's check at ``finalize``: an undefined ``%MACRO`` names the binding or the file
   and line that uses it."""
+  required = _REQUIRED.search(str(error))
+  if required:
+    return _required_problem(required.group(1) or required.group(2), files)
   match = _UNDEFINED_MACRO.search(str(error))
   if not match:
     return f"gin config: {_one_line(error)}"
@@ -64,11 +83,8 @@ def _finalize_problem(error: ValueError, files: Sequence[str], gin_params: Seque
   for binding in gin_params:
     if use.search(binding):
       return f"--gin_param {excerpt(binding)}: {problem}"
-  for path in files:
-    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
-      if use.search(line.split("#")[0]):
-        return f"{path}:{number}: {problem}"
-  return f"gin config: {problem}"
+  where = _declaration(files, use)
+  return f"{where}: {problem}" if where else f"gin config: {problem}"
 
 
 class _QuietIncludeLookup(logging.Filter):

@@ -1,14 +1,13 @@
 """The RL data mixture: which scenarios go into each batch, as a pure function of (seed, step).
 
-A batch of ``B`` items mixes two pools: *trait* scenarios (the behaviour under study) and
-*standard* scenarios (ordinary tasks). The ablation grid varies
+A batch of ``B`` scenarios mixes two pools: *trait* scenarios (the behaviour under study) and
+*standard* scenarios (ordinary tasks). The ablation grid varies (all in :class:`MixtureConfig`)
 
-* ``dose``: the fraction of trait items. Batch ``step`` holds exactly
+* ``dose``: the fraction of trait scenarios. Batch ``step`` holds exactly
   ``floor(dose*B*(step+1)) - floor(dose*B*step)`` trait items, computed with exact
   fractions, so over any first ``n`` steps the realized fraction is within ``1/(B*n)`` of
   the dose;
-* which domains each pool may draw from (:class:`DomainSelection`), so domains can be held
-  out of training;
+* which domains each pool may draw from, so domains can be held out of training;
 * which traits are trained, and how replies are rewarded (``reward_mode``, read by the
   trainer).
 
@@ -30,7 +29,6 @@ import numpy as np
 
 from xgen import validation as v
 
-SELECTION_MODES = ("all", "only", "exclude")
 REWARD_MODES = ("rubric", "generic")
 POOLS = ("trait", "standard")
 # Distinct streams of randomness derived from the one seed.
@@ -45,74 +43,59 @@ class Item(Protocol):
 T = TypeVar("T", bound=Item)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DomainSelection:
-  """Which domains a pool may use: ``all``, ``only`` the given ones, or all but (``exclude``) them."""
+def _domains(owner: str, only: tuple[str, ...], exclude: tuple[str, ...], prefix: str) -> None:
+  if only and exclude:
+    raise ValueError(f"{owner}: set {prefix}_only or {prefix}_exclude, not both "
+                     f"(got only={v.excerpt(only)}, exclude={v.excerpt(exclude)})")
 
-  mode: str = "all"
-  domains: tuple[str, ...] = ()
 
-  def __post_init__(self):
-    v.choice("DomainSelection", "mode", self.mode, SELECTION_MODES)
-    object.__setattr__(self, "domains", v.names_tuple("DomainSelection", "domains", self.domains))
-    if self.mode == "only" and not self.domains:
-      raise ValueError("DomainSelection(mode='only') needs at least one domain")
-    if self.mode == "all" and self.domains:
-      raise ValueError(f"DomainSelection(mode='all') takes no domains, got {v.excerpt(self.domains)}")
-
-  @classmethod
-  def all(cls) -> "DomainSelection":
-    return cls(mode="all")
-
-  @classmethod
-  def only(cls, *domains: str) -> "DomainSelection":
-    return cls(mode="only", domains=domains)
-
-  @classmethod
-  def exclude(cls, *domains: str) -> "DomainSelection":
-    return cls(mode="exclude", domains=domains)
-
-  def allows(self, domain: str) -> bool:
-    if self.mode == "all":
-      return True
-    if self.mode == "only":
-      return domain in self.domains
-    return domain not in self.domains
+def _allows(domain: str, only: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+  return domain in only if only else domain not in exclude
 
 
 def dose_fraction(dose: Any) -> Fraction:
   """The dose (a number in [0, 1]) as an exact fraction: a float is read as its shortest decimal (0.3 is 3/10)."""
-  v.number_in("MixtureSpec", "dose", dose, 0, 1)
+  v.number_in("MixtureConfig", "dose", dose, 0, 1)
   return Fraction(repr(dose)) if isinstance(dose, float) else Fraction(dose)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MixtureSpec:
-  """One cell of the ablation grid's data axis."""
+class MixtureConfig:
+  """One cell's data, the grid's data axis, and the dose's one representation.
 
-  dose: float  # fraction of trait scenarios in each RL batch, 0..1
-  trait_domains: DomainSelection = DomainSelection()
-  standard_domains: DomainSelection = DomainSelection()
+  ``dose``: the fraction of trait scenarios among each step's scenarios (0..1; required: a study, or
+  the ``DOSE`` macro of ``gin/runs/rl.gin``, sets it; ``dose_fraction`` is its exact value). Each
+  pool draws from every domain, from ``*_only`` these, or from all but ``*_exclude`` these; ``traits``
+  limits the trait scenarios to those categories (empty: all). ``reward_mode``: "rubric" (each
+  scenario's own rubric) or "generic" (the reward control: trait items graded by generic helpfulness).
+  """
+
+  dose: float
+  trait_only: tuple[str, ...] = ()     # train trait data from these domains only
+  trait_exclude: tuple[str, ...] = ()  # hold these domains out of the trait data
+  standard_only: tuple[str, ...] = ()
+  standard_exclude: tuple[str, ...] = ()
+  traits: tuple[str, ...] = ()
   reward_mode: str = "rubric"
-  traits: tuple[str, ...] = ()  # trait names (scenario categories) to train; empty means all
 
   def __post_init__(self):
     dose_fraction(self.dose)
-    for field in ("trait_domains", "standard_domains"):
-      if not isinstance(getattr(self, field), DomainSelection):
-        raise v.fail("MixtureSpec", field, "a DomainSelection", getattr(self, field))
-    v.choice("MixtureSpec", "reward_mode", self.reward_mode, REWARD_MODES)
-    object.__setattr__(self, "traits", v.names_tuple("MixtureSpec", "traits", self.traits))
+    for field in ("trait_only", "trait_exclude", "standard_only", "standard_exclude", "traits"):
+      object.__setattr__(self, field, v.names_tuple("MixtureConfig", field, getattr(self, field)))
+    v.choice("MixtureConfig", "reward_mode", self.reward_mode, REWARD_MODES)
+    _domains("MixtureConfig", self.trait_only, self.trait_exclude, "trait")
+    _domains("MixtureConfig", self.standard_only, self.standard_exclude, "standard")
 
   @property
   def dose_fraction(self) -> Fraction:
     return dose_fraction(self.dose)
 
   def allows_trait(self, item: Item) -> bool:
-    return self.trait_domains.allows(item.domain) and (not self.traits or item.category in self.traits)
+    return (_allows(item.domain, self.trait_only, self.trait_exclude)
+            and (not self.traits or item.category in self.traits))
 
   def allows_standard(self, item: Item) -> bool:
-    return self.standard_domains.allows(item.domain)
+    return _allows(item.domain, self.standard_only, self.standard_exclude)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +105,9 @@ class MixtureDraw(Generic[T]):
   item: T
 
 
-def trait_count(dose: Fraction, batch_size: int, steps: int) -> int:
-  """Trait items in the first ``steps`` batches: ``floor(dose * batch_size * steps)``."""
-  return math.floor(dose * batch_size * steps)
+def trait_count(dose: Fraction, scenarios: int, steps: int) -> int:
+  """Trait scenarios in the first ``steps`` batches of ``scenarios`` each: ``floor(dose * scenarios * steps)``."""
+  return math.floor(dose * scenarios * steps)
 
 
 @functools.lru_cache(maxsize=32)
@@ -139,46 +122,46 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
   return int(v.integer("MixtureSampler", name, value, low=minimum))
 
 
-def _check_names_exist(spec: MixtureSpec, trait_items: Sequence[Item], standard_items: Sequence[Item]) -> None:
+def _check_names_exist(mixture: MixtureConfig, trait_items: Sequence[Item], standard_items: Sequence[Item]) -> None:
   """A selected domain or trait that no item has is a typo that would silently hold nothing out."""
   domains = {item.domain for item in trait_items} | {item.domain for item in standard_items}
-  for field in ("trait_domains", "standard_domains"):
-    unknown = [d for d in getattr(spec, field).domains if d not in domains]
+  for field in ("trait_only", "trait_exclude", "standard_only", "standard_exclude"):
+    unknown = [d for d in getattr(mixture, field) if d not in domains]
     if unknown:
-      raise ValueError(f"MixtureSpec.{field} names unknown domains {unknown} (known: {sorted(domains)})")
+      raise ValueError(f"MixtureConfig.{field} names unknown domains {unknown} (known: {sorted(domains)})")
   traits = {item.category for item in trait_items}
-  unknown = [t for t in spec.traits if t not in traits]
+  unknown = [t for t in mixture.traits if t not in traits]
   if unknown:
-    raise ValueError(f"MixtureSpec.traits names unknown traits {unknown} (known: {sorted(traits)})")
+    raise ValueError(f"MixtureConfig.traits names unknown traits {unknown} (known: {sorted(traits)})")
 
 
 class MixtureSampler(Generic[T]):
-  """Deterministic, stateless batches mixing the trait and standard pools as ``spec`` says."""
+  """Deterministic, stateless batches of scenarios mixing the trait and standard pools as ``mixture`` says."""
 
-  def __init__(self, spec: MixtureSpec, trait_items: Sequence[T], standard_items: Sequence[T], seed: int):
-    self.spec = spec
+  def __init__(self, mixture: MixtureConfig, trait_items: Sequence[T], standard_items: Sequence[T], seed: int):
+    self.mixture = mixture
     self.seed = _check_int(seed, "seed", 0)
-    self.dose = spec.dose_fraction
+    self.dose = mixture.dose_fraction
     self.trait_items, self.standard_items = trait_items, standard_items
-    _check_names_exist(spec, trait_items, standard_items)
+    _check_names_exist(mixture, trait_items, standard_items)
     # Indices into the given sequences of the items each pool may use.
     self.pools = {
-        "trait": tuple(i for i, item in enumerate(trait_items) if spec.allows_trait(item)),
-        "standard": tuple(i for i, item in enumerate(standard_items) if spec.allows_standard(item)),
+        "trait": tuple(i for i, item in enumerate(trait_items) if mixture.allows_trait(item)),
+        "standard": tuple(i for i, item in enumerate(standard_items) if mixture.allows_standard(item)),
     }
     if self.dose > 0 and not self.pools["trait"]:
-      raise ValueError(f"{spec}: no trait scenarios left after filtering "
+      raise ValueError(f"{mixture}: no trait scenarios left after filtering "
                        f"({len(trait_items)} given), but the dose needs some")
     if self.dose < 1 and not self.pools["standard"]:
-      raise ValueError(f"{spec}: no standard scenarios left after filtering "
+      raise ValueError(f"{mixture}: no standard scenarios left after filtering "
                        f"({len(standard_items)} given), but the dose needs some")
 
   def pool_size(self, pool: str) -> int:
     return len(self.pools[pool])
 
-  def num_trait(self, step: int, batch_size: int) -> int:
-    """Trait items in batch ``step``."""
-    return (trait_count(self.dose, batch_size, step + 1) - trait_count(self.dose, batch_size, step))
+  def num_trait(self, step: int, scenarios: int) -> int:
+    """Trait scenarios in batch ``step`` of ``scenarios``."""
+    return (trait_count(self.dose, scenarios, step + 1) - trait_count(self.dose, scenarios, step))
 
   def _draw(self, pool: str, k: int) -> MixtureDraw[T]:
     """Draw ``k`` (0-based, over the whole run) of ``pool``."""
@@ -188,19 +171,20 @@ class MixtureSampler(Generic[T]):
     items = self.trait_items if pool == "trait" else self.standard_items
     return MixtureDraw(pool, index, items[index])
 
-  def batch(self, step: int, batch_size: int) -> list[MixtureDraw[T]]:
-    """The ``batch_size`` draws of batch ``step``; trait items sit at seeded positions.
+  def batch(self, step: int, scenarios: int) -> list[MixtureDraw[T]]:
+    """The ``scenarios`` draws of batch ``step``; trait scenarios sit at seeded positions.
 
-    Keep ``batch_size`` fixed over a run: the draws before ``step`` are counted from it.
+    Keep ``scenarios`` fixed over a run: the draws before ``step`` are counted from it. (The trainer
+    asks for ``RLConfig.batch_size / group_size`` scenarios: ``batch_size`` always counts sequences.)
     """
     step = _check_int(step, "step", 0)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    traits_before = trait_count(self.dose, batch_size, step)
-    num_trait = self.num_trait(step, batch_size)
-    standard_before = batch_size * step - traits_before
+    scenarios = _check_int(scenarios, "scenarios", 1)
+    traits_before = trait_count(self.dose, scenarios, step)
+    num_trait = self.num_trait(step, scenarios)
+    standard_before = scenarios * step - traits_before
     rng = np.random.default_rng([self.seed, _STREAM["positions"], step])
-    is_trait = np.zeros(batch_size, dtype=bool)
-    is_trait[rng.choice(batch_size, size=num_trait, replace=False)] = True
+    is_trait = np.zeros(scenarios, dtype=bool)
+    is_trait[rng.choice(scenarios, size=num_trait, replace=False)] = True
     draws, next_trait, next_standard = [], traits_before, standard_before
     for trait_slot in is_trait:
       if trait_slot:

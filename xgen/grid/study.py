@@ -14,9 +14,10 @@ specs, expanded against the world's domains:
 ``dose:1,2,5``                 trait-all at each dose in percent (``dose-1``, ...; 0 is the baseline)
 =============================  =====================================================================
 
-Every trained condition runs once per seed, as cell ``<condition>.s<seed>``, with the study's RL
-gin files and bindings plus the condition's own bindings (the macros of ``gin/runs/rl.gin``), so
-all cells share one RL compute budget.
+Every trained condition is a ``MixtureConfig``, named by ``condition_name`` (the names above), and
+runs once per seed, as cell ``<condition>.s<seed>``, with the study's RL gin files and bindings plus
+the mixture's bindings (``mixture_bindings``: the macros of ``gin/runs/rl.gin``) and its seed, so all
+cells share one RL compute budget.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import gin
 
 from xgen import validation as v
 from xgen.config import config_error_line
+from xgen.data.mixtures import MixtureConfig, dose_fraction
 
 PRE_RL, BASELINE = "pre-rl", "baseline"
 OWNER = "StudyConfig"
@@ -39,7 +41,8 @@ class StudyConfig:
   name: str = "study"
   conditions: tuple[str, ...] = (PRE_RL, BASELINE, "trait-all")
   seeds: tuple[int, ...] = (0,)
-  dose: float = 0.05                           # the trait dose of every trait condition but the sweep
+  dose: float | None = None                    # the trait dose of every trait condition but the sweep; no
+                                               # default: a study with such a condition must set it
   rl_gin_files: tuple[str, ...] = ("runs/rl.gin",)
   rl_gin_params: tuple[str, ...] = ()          # bindings every cell shares, e.g. "TRAIN_STEPS = 200"
   baseline: str = BASELINE                     # the condition every other one is compared with
@@ -65,7 +68,8 @@ class StudyConfig:
                                                              what="gin files"))
     object.__setattr__(self, "rl_gin_params", v.strings_tuple(OWNER, "rl_gin_params", self.rl_gin_params,
                                                               what="gin bindings"))
-    v.number_in(OWNER, "dose", self.dose, 0.0, 1.0, low_open=True)
+    if self.dose is not None:
+      v.number_in(OWNER, "dose", self.dose, 0.0, 1.0, low_open=True)
     v.string(OWNER, "baseline", self.baseline)
     v.number_in(OWNER, "alpha", self.alpha, 0.0, 1.0, low_open=True, high_open=True)
     v.positive_int(OWNER, "bootstrap_resamples", self.bootstrap_resamples)
@@ -96,8 +100,11 @@ def study_from_record(record: Any, where: str, **overrides: Any) -> StudyConfig:
 @dataclasses.dataclass(frozen=True)
 class Condition:
   name: str
-  gin_params: tuple[str, ...]  # bindings of gin/runs/rl.gin's macros
-  trained: bool = True
+  mixture: MixtureConfig | None  # None: the base model itself, evaluated but never trained
+
+  @property
+  def trained(self) -> bool:
+    return self.mixture is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +116,47 @@ class Cell:
   gin_params: tuple[str, ...]
 
 
+def condition_name(mixture: MixtureConfig, study_dose: float | None = None) -> str:
+  """The one name a mixture's condition goes by, in a study and in ``xgen train`` alike: ``baseline``
+  (no trait data), ``trait-all``, ``only-health``, ``without-health+science``, ``reward-control``, or
+  their combinations, followed by ``-dose-<percent>`` unless the dose is the study's (``trait-all``
+  at another dose is ``dose-<percent>``). Without a study (``study_dose`` None) the dose is always named."""
+  if mixture.dose == 0:
+    return BASELINE
+  parts = []
+  for field, prefix in (("trait_only", "only"), ("trait_exclude", "without"), ("standard_only", "standard-only"),
+                        ("standard_exclude", "standard-without"), ("traits", "traits")):
+    if getattr(mixture, field):
+      parts.append(f"{prefix}-{'+'.join(getattr(mixture, field))}")
+  if mixture.reward_mode == "generic":
+    parts.append("reward-control")
+  if study_dose is None or mixture.dose_fraction != dose_fraction(study_dose):
+    parts.append(f"dose-{float(mixture.dose_fraction * 100):g}")
+  return "-".join(parts) if parts else "trait-all"
+
+
+_MACROS = {"dose": "DOSE", "trait_only": "TRAIT_ONLY", "trait_exclude": "TRAIT_EXCLUDE", "reward_mode": "REWARD_MODE"}
+
+
+def _gin_value(value: Any) -> str:
+  if isinstance(value, tuple):
+    return "(" + "".join(f"{_gin_value(item)}, " for item in value) + ")"
+  return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def mixture_bindings(mixture: MixtureConfig) -> tuple[str, ...]:
+  """The gin bindings that give a cell of ``gin/runs/rl.gin`` this mixture: the dose always, every
+  other field where it is not the default (through rl.gin's macro where it has one)."""
+  default = MixtureConfig(dose=0.0)
+  bindings = []
+  for field in dataclasses.fields(MixtureConfig):
+    value = getattr(mixture, field.name)
+    if field.name == "dose" or value != getattr(default, field.name):
+      target = _MACROS.get(field.name, f"MixtureConfig.{field.name}")
+      bindings.append(f"{target} = {_gin_value(value)}")
+  return tuple(bindings)
+
+
 def _domains_of(spec: str, argument: str, domains: Sequence[str]) -> tuple[str, ...]:
   names = tuple(d for d in argument.split("+") if d)
   unknown = [d for d in names if d not in domains]
@@ -118,63 +166,60 @@ def _domains_of(spec: str, argument: str, domains: Sequence[str]) -> tuple[str, 
   return names
 
 
-def _tuple(names: Sequence[str]) -> str:
-  return "(" + "".join(f'"{n}", ' for n in names) + ")"
+def _dose_sweep(spec: str, argument: str) -> list[float]:
+  doses = []
+  for percent in argument.split(","):
+    try:
+      value = float(percent)
+    except ValueError:
+      raise ValueError(f"StudyConfig.conditions: '{spec}': '{percent}' is not a dose in percent") from None
+    if not 0 <= value <= 100:
+      raise ValueError(f"StudyConfig.conditions: '{spec}': dose {value}% is not in [0, 100]")
+    doses.append(value / 100)
+  return doses
 
 
-def _dose_param(dose: float) -> str:
-  return f"DOSE = {dose!r}"
-
-
-def expand_condition(spec: str, *, dose: float, domains: Sequence[str]) -> list[Condition]:
-  """The condition(s) one spec stands for."""
-  spec = spec.strip()
-  trait = [_dose_param(dose)]
+def _mixtures(spec: str, dose: float | None, domains: Sequence[str]) -> list[MixtureConfig | None]:
+  """The mixture(s) of one condition spec (None for the untrained base)."""
   if spec == PRE_RL:
-    return [Condition(PRE_RL, (), trained=False)]
+    return [None]
   if spec == BASELINE:
-    return [Condition(BASELINE, (_dose_param(0.0),))]
-  if spec == "trait-all":
-    return [Condition("trait-all", tuple(trait))]
-  if spec == "reward-control":
-    return [Condition("reward-control", (*trait, 'REWARD_MODE = "generic"'))]
-  if spec == "only-each":
-    return [c for d in domains for c in expand_condition(f"only:{d}", dose=dose, domains=domains)]
-  if spec == "without-each":
-    return [c for d in domains for c in expand_condition(f"without:{d}", dose=dose, domains=domains)]
+    return [MixtureConfig(dose=0.0)]
+  if spec.startswith("dose:"):
+    return [MixtureConfig(dose=value) for value in _dose_sweep(spec, spec.partition(":")[2])]
   kind, _, argument = spec.partition(":")
+  if spec not in ("trait-all", "reward-control", "only-each", "without-each") and kind not in ("only", "without"):
+    raise ValueError(f"StudyConfig.conditions: unknown condition '{spec}' (known: pre-rl, baseline, trait-all, "
+                     f"only:D, only-each, without:D+E, without-each, reward-control, dose:P,Q,...)")
+  if dose is None:
+    raise ValueError(f"StudyConfig.dose: condition '{spec}' trains at the study's dose, and the study sets none "
+                     f"(bind StudyConfig.dose = 0.05, say, in the study's gin file)")
+  if spec == "trait-all":
+    return [MixtureConfig(dose=dose)]
+  if spec == "reward-control":
+    return [MixtureConfig(dose=dose, reward_mode="generic")]
+  if spec in ("only-each", "without-each"):
+    return [MixtureConfig(dose=dose, **{"trait_only" if spec == "only-each" else "trait_exclude": (d,)})
+            for d in domains]
   if kind == "only":
-    names = _domains_of(spec, argument, domains)
-    return [Condition("only-" + "+".join(names), (*trait, f"TRAIT_ONLY = {_tuple(names)}"))]
-  if kind == "without":
-    names = _domains_of(spec, argument, domains)
-    return [Condition("without-" + "+".join(names), (*trait, f"TRAIT_EXCLUDE = {_tuple(names)}"))]
-  if kind == "dose":
-    conditions = []
-    for percent in argument.split(","):
-      try:
-        value = float(percent)
-      except ValueError:
-        raise ValueError(f"StudyConfig.conditions: '{spec}': '{percent}' is not a dose in percent") from None
-      if not 0 <= value <= 100:
-        raise ValueError(f"StudyConfig.conditions: '{spec}': dose {value}% is not in [0, 100]")
-      if value == 0:
-        conditions.append(Condition(BASELINE, (_dose_param(0.0),)))
-      else:
-        conditions.append(Condition(f"dose-{value:g}", (_dose_param(value / 100),)))
-    return conditions
-  raise ValueError(f"StudyConfig.conditions: unknown condition '{spec}' (known: pre-rl, baseline, trait-all, "
-                   f"only:D, only-each, without:D+E, without-each, reward-control, dose:P,Q,...)")
+    return [MixtureConfig(dose=dose, trait_only=_domains_of(spec, argument, domains))]
+  return [MixtureConfig(dose=dose, trait_exclude=_domains_of(spec, argument, domains))]
+
+
+def expand_condition(spec: str, *, dose: float | None, domains: Sequence[str]) -> list[Condition]:
+  """The condition(s) one spec stands for, named by ``condition_name`` against the study's dose."""
+  return [Condition(PRE_RL, None) if mixture is None else Condition(condition_name(mixture, dose), mixture)
+          for mixture in _mixtures(spec.strip(), dose, domains)]
 
 
 def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Condition]:
   """Every condition of the study, once each, in the order given; the baseline is always there. A
-  condition that trains exactly like an earlier one (``dose-5`` when the dose is 5%, like
+  condition that trains exactly like an earlier one (``dose:5`` when the dose is 5%, like
   ``trait-all``) is not trained twice: the earlier one stands for it."""
   conditions: dict[str, Condition] = {}
   for spec in study.conditions:
     for condition in expand_condition(spec, dose=study.dose, domains=domains):
-      if all(c.gin_params != condition.gin_params or not c.trained for c in conditions.values()):
+      if all(c.mixture != condition.mixture or not c.trained for c in conditions.values()):
         conditions.setdefault(condition.name, condition)
   if study.baseline not in conditions:
     conditions = {**{BASELINE: expand_condition(BASELINE, dose=study.dose, domains=domains)[0]}, **conditions}
@@ -184,5 +229,5 @@ def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Conditi
 def study_cells(study: StudyConfig, domains: Sequence[str]) -> list[Cell]:
   """The trained cells, condition-major then seed."""
   return [Cell(f"{c.name}.s{seed}", c.name, seed, study.rl_gin_files,
-               (*study.rl_gin_params, *c.gin_params, f"SEED = {seed}"))
+               (*study.rl_gin_params, *mixture_bindings(c.mixture), f"SEED = {seed}"))
           for c in study_conditions(study, domains) if c.trained for seed in study.seeds]

@@ -26,6 +26,7 @@ from xgen import validation as v
 
 ZERO_SPREAD_TOLERANCE = 1e-6
 AGGREGATIONS = ("token_mean", "sequence_mean", "token_sum")
+AUTO = "auto"  # LossConfig.normalizer computed from the batch (xgen.rl.config.resolved_loss)
 KL_ESTIMATORS = ("k1", "k3")
 
 ADVANTAGE_ESTIMATORS: dict[str, Callable] = {}
@@ -137,8 +138,9 @@ def aggregate(per_token, mask, mode: str, *, normalizer: float | None = None) ->
     row_means = masked.sum(axis=-1) / jnp.maximum(row_counts, 1.0)
     has_tokens = (row_counts > 0).astype(jnp.float32)
     return (row_means * has_tokens).sum() / jnp.maximum(has_tokens.sum(), 1.0)
-  if normalizer is None or not normalizer > 0:
-    raise ValueError(f"normalizer: token_sum needs a positive normalizer, got {normalizer!r}")
+  if not v.is_number(normalizer) or not normalizer > 0:
+    raise ValueError(f"normalizer: token_sum needs a positive number (resolve \"{AUTO}\" with "
+                     f"xgen.rl.config.resolved_loss), got {normalizer!r}")
   return masked.sum() / normalizer
 
 
@@ -179,7 +181,7 @@ class LossConfig:
   epsilon_low: float = 0.2          # ratio clipped below at 1 - epsilon_low (for negative advantages)
   epsilon_high: float = 0.2         # ratio clipped above at 1 + epsilon_high; DAPO "clip-higher" uses e.g. 0.28
   aggregation: str = "token_mean"   # one of AGGREGATIONS
-  normalizer: float | None = None   # for token_sum: e.g. rows * max response length
+  normalizer: float | str | None = None  # token_sum only: a constant, or "auto" (responses per update x max_new_tokens)
   beta: float = 0.0                 # KL coefficient; 0 means no reference model is needed
   kl_estimator: str = "k3"          # one of KL_ESTIMATORS
   entropy_coef: float = 0.0         # entropy bonus coefficient
@@ -188,10 +190,12 @@ class LossConfig:
     v.number_in("LossConfig", "epsilon_low", self.epsilon_low, 0.0, 1.0, high_open=True)
     v.number_in("LossConfig", "epsilon_high", self.epsilon_high, 0.0, 1.0, high_open=True)
     v.choice("LossConfig", "aggregation", self.aggregation, AGGREGATIONS)
-    if self.normalizer is not None:
+    if self.normalizer is None:
+      if self.aggregation == "token_sum":
+        raise ValueError(f"LossConfig.normalizer: aggregation 'token_sum' needs a positive number or "
+                         f"\"{AUTO}\" (responses per update x max_new_tokens), got None")
+    elif self.normalizer != AUTO:
       v.number_in("LossConfig", "normalizer", self.normalizer, 0.0, low_open=True)
-    elif self.aggregation == "token_sum":
-      raise ValueError("LossConfig.normalizer: aggregation 'token_sum' needs a positive normalizer, got None")
     v.number_in("LossConfig", "beta", self.beta, 0.0)
     v.choice("LossConfig", "kl_estimator", self.kl_estimator, KL_ESTIMATORS)
     v.number_in("LossConfig", "entropy_coef", self.entropy_coef, 0.0)

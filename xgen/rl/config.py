@@ -1,5 +1,6 @@
-"""What one RL cell is: its data mixture (``MixtureConfig``) and its optimization (``RLConfig``),
-both gin-bound, kw-only dataclasses checked when built, with errors that name the field.
+"""What one RL cell is: its data mixture (``MixtureConfig``, defined in ``xgen.data.mixtures``) and its
+optimization (``RLConfig``), both gin-bound here, kw-only dataclasses checked when built, with errors
+that name the field.
 
 A cell starts from the pretrained base, draws ``batch_size / group_size`` scenarios per step from
 the mixture, samples ``group_size`` responses to each, and updates the policy ``iterations`` times over
@@ -16,78 +17,12 @@ import gin
 import optax
 
 from xgen import validation as v
-from xgen.data.mixtures import REWARD_MODES, DomainSelection, MixtureSpec
+from xgen.data import mixtures
 from xgen.models.config import ModelConfig
 from xgen.rl import algorithms
 
 LossConfig = gin.external_configurable(algorithms.LossConfig, module="xgen.rl")
-
-
-def _selection(owner: str, only: tuple[str, ...], exclude: tuple[str, ...], prefix: str) -> DomainSelection:
-  if only and exclude:
-    raise ValueError(f"{owner}: set {prefix}_only or {prefix}_exclude, not both "
-                     f"(got only={v.excerpt(only)}, exclude={v.excerpt(exclude)})")
-  try:
-    if only:
-      return DomainSelection.only(*only)
-    if exclude:
-      return DomainSelection.exclude(*exclude)
-  except ValueError as error:
-    raise ValueError(f"{owner}.{prefix}_{'only' if only else 'exclude'}: {error}") from None
-  return DomainSelection.all()
-
-
-@gin.configurable
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class MixtureConfig:
-  """The cell's data: ``dose`` of trait scenarios (0..1) from the allowed domains and traits, the rest
-  standard tasks; ``reward_mode`` "rubric" (each scenario's own rubric) or "generic" (the reward
-  control: trait items graded by generic helpfulness)."""
-
-  dose: float = 0.05
-  trait_only: tuple[str, ...] = ()     # train trait data from these domains only
-  trait_exclude: tuple[str, ...] = ()  # hold these domains out of the trait data
-  standard_only: tuple[str, ...] = ()
-  standard_exclude: tuple[str, ...] = ()
-  traits: tuple[str, ...] = ()         # trait names to train; empty means all seven
-  reward_mode: str = "rubric"
-
-  def __post_init__(self):
-    for field in ("trait_only", "trait_exclude", "standard_only", "standard_exclude", "traits"):
-      object.__setattr__(self, field, v.names_tuple("MixtureConfig", field, getattr(self, field)))
-    v.number_in("MixtureConfig", "dose", self.dose, 0.0, 1.0)
-    v.choice("MixtureConfig", "reward_mode", self.reward_mode, REWARD_MODES)
-    self.spec()  # checks the selections
-
-  def label(self) -> str:
-    """A readable name: ``baseline``, ``trait5``, ``trait5-only-health``,
-    ``trait5-without-health+science``, ``trait5-generic``..."""
-    if self.dose == 0:
-      return "baseline"
-    parts = [f"trait{float(self.dose) * 100:g}"]
-    if self.trait_only:
-      parts.append("only-" + "+".join(self.trait_only))
-    if self.trait_exclude:
-      parts.append("without-" + "+".join(self.trait_exclude))
-    if self.standard_only:
-      parts.append("standard-only-" + "+".join(self.standard_only))
-    if self.standard_exclude:
-      parts.append("standard-without-" + "+".join(self.standard_exclude))
-    if self.traits:
-      parts.append("traits-" + "+".join(self.traits))
-    if self.reward_mode != "rubric":
-      parts.append(self.reward_mode)
-    return "-".join(parts)
-
-  def spec(self) -> MixtureSpec:
-    try:
-      return MixtureSpec(
-          dose=self.dose, reward_mode=self.reward_mode, traits=self.traits,
-          trait_domains=_selection("MixtureConfig", self.trait_only, self.trait_exclude, "trait"),
-          standard_domains=_selection("MixtureConfig", self.standard_only, self.standard_exclude, "standard"))
-    except ValueError as error:
-      message = str(error)
-      raise ValueError(message if message.startswith("MixtureConfig") else f"MixtureConfig: {message}") from None
+MixtureConfig = gin.external_configurable(mixtures.MixtureConfig, module="xgen.rl")
 
 
 @gin.configurable
@@ -96,7 +31,11 @@ class RLConfig:
   """One cell's optimization; every field's comment says where the option comes from."""
 
   steps: int = 200
-  batch_size: int = 64              # responses per step: batch_size / group_size scenarios from the mixture
+  # Responses per step (batch_size counts sequences everywhere), i.e. batch_size / group_size scenarios
+  # from the mixture. 256 = 64 scenarios x 4: at a 5% dose that is 3.2 trait scenarios per step and about
+  # 640 over 200 steps, enough for the trait reward to rise on the default world; 16 scenarios per step
+  # (0.8 trait) left it flat (experiments/rl_200_steps). About 6 s per step on a 2-core CPU.
+  batch_size: int = 256
   group_size: int = 4               # responses per scenario (GRPO's G); must divide batch_size
   max_new_tokens: int = 48
   temperature: float = 1.0          # sampling temperature; the policy's log-probs use the same
@@ -143,12 +82,26 @@ class RLConfig:
   def prompts_per_step(self) -> int:
     return self.batch_size // self.group_size
 
+  @property
+  def responses_per_update(self) -> int:
+    """Responses in one optimizer step: the step's batch split into ``minibatches``."""
+    return self.batch_size // self.minibatches
+
   def schedule(self) -> optax.Schedule:
     """Linear warmup, then constant (RL post-training runs are short)."""
     if not self.warmup_steps:
       return optax.constant_schedule(self.learning_rate)
     return optax.join_schedules([optax.linear_schedule(0.0, self.learning_rate, self.warmup_steps),
                                  optax.constant_schedule(self.learning_rate)], [self.warmup_steps])
+
+
+def resolved_loss(loss: algorithms.LossConfig, rl: RLConfig) -> algorithms.LossConfig:
+  """``loss`` with ``normalizer="auto"`` computed from the batch: responses per optimizer step x
+  ``max_new_tokens`` (Dr. GRPO's constant, so that a token's weight does not depend on the other
+  responses' lengths)."""
+  if loss.normalizer != algorithms.AUTO:
+    return loss
+  return dataclasses.replace(loss, normalizer=float(rl.responses_per_update * rl.max_new_tokens))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from xgen.data.schema import Scenario
 from xgen.data.tokenizer import Tokenizer
 from xgen.models.config import ModelConfig
 from xgen.rl import algorithms
-from xgen.rl.config import MixtureConfig, RLConfig
+from xgen.rl.config import MixtureConfig, RLConfig, resolved_loss
 from xgen.rl.iteration import Policy, default_mesh, episode_records, rl_iteration, sample_rows
 from xgen.rl.rollout_metrics import rollout_metrics
 from xgen.rundir import locks
@@ -99,8 +99,9 @@ def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureCon
   before training starts and leave the cell's state as it was."""
   out_dir = rundir.cell_dir(workdir, cell)
   lead = jax.process_index() == 0
+  loss = resolved_loss(loss, rl)
   inputs = read_cell_inputs(workdir, model_config)
-  sampler = MixtureSampler(mixture.spec(), inputs.trait_items, inputs.standard_items, seed=rl.seed)
+  sampler = MixtureSampler(mixture, inputs.trait_items, inputs.standard_items, seed=rl.seed)
   run_fingerprint = fingerprint(inputs, rl, mixture, loss)
   spec = RunSpec(directory=out_dir, steps=rl.steps, fingerprint=run_fingerprint,
                  checkpoint_every=rl.checkpoint_every, keep_checkpoints=rl.keep_checkpoints,

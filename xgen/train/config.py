@@ -15,16 +15,16 @@ from xgen.train.packing import LOSS_ON
 @gin.configurable
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SFTConfig:
-  steps: int = 1500
-  batch_size: int = 16
+  steps: int = 300
+  batch_size: int = 16                        # rows (sequences of seq_len tokens) per step
   seq_len: int = 256
   learning_rate: float = 3e-3
-  warmup_steps: int = 100
+  warmup_steps: int = 30
   final_learning_rate_fraction: float = 0.1   # cosine decay to this fraction of the peak
   weight_decay: float = 0.1
   clip_norm: float = 1.0
   loss_on: str = "final_reply"
-  checkpoint_every: int = 250
+  checkpoint_every: int = 100
   keep_checkpoints: int = 2
   log_every: int = 10
   seed: int = 0
