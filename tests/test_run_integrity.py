@@ -176,7 +176,8 @@ def test_pretraining_takes_the_base_lock(tiny_run, tmp_path, capsys):
 def test_train_rejected_before_training_leaves_no_cell_state(tiny_run, tmp_path, capsys):
   workdir = copy_run(tiny_run, tmp_path / "w")
   shutil.rmtree(rundir.base_dir(workdir))  # no base: bad input, not a failed cell
-  code = main(["train", "--workdir", str(workdir), "--cell", "c", "--gin_param", "TRAIN_STEPS = 20"])
+  code = main(["train", "--workdir", str(workdir), "--cell", "c", "--gin_param", "TRAIN_STEPS = 20", "--gin_param",
+               "DOSE = 0.1", "--gin_param", "SEED = 0"])
   assert code == 2
   assert "no finished base model" in capsys.readouterr().err
   assert not rundir.cell_dir(workdir, "c").exists()
