@@ -58,7 +58,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersActi
   return subcommands
 
 
-def _write_problem(directory: Path) -> str | None:
+def write_problem(directory: Path) -> str | None:
   """Why nothing can be written in ``directory``, or None. ``os.access`` alone is not enough (root
   passes it whatever the mode, and a read-only mount only fails on write), so a probe file is
   created and removed too."""
@@ -80,7 +80,7 @@ def _check_workdir(workdir: str, *, write: bool) -> None:
   if not existing.is_dir():
     where = "is a file" if existing == path else f"is inside {existing}, which is a file"
     raise BadInput(f"--workdir {workdir}: {where}, not a directory")
-  problem = _write_problem(existing) if write else None
+  problem = write_problem(existing) if write else None
   if problem:
     raise BadInput(f"--workdir {workdir}: cannot write in {existing} ({problem})")
 

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from xgen.cli import data, grid, results, training, world
+from xgen.cli import data, grading, grid, results, training, world
 from xgen.cli.common import _STORAGE_FAILED, _NoStorageTracebacks, _Parser, run_guarded
 
 
@@ -17,19 +17,21 @@ def build_parser() -> argparse.ArgumentParser:
                                             "language models.")
   commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
   commands.required = True
-  world.add_world(commands)            # world build, world stats
+  world.add_world(commands)            # world build, world stats, world export
   training.add_training(commands)      # pretrain, train
   results.add_eval(commands)           # eval
   grid.add_grid(commands)              # grid launch, grid status
   results.add_analysis(commands)       # matrix, report
   grid.add_quickstart(commands)        # quickstart
   data.add_data(commands)              # data import
+  grading.add_grade(commands)          # grade
   return parser
 
 
 def _writes(args: argparse.Namespace) -> bool:
   """Whether the command writes into --workdir (all but the ones that only read it)."""
-  reads_only = (world.cmd_world_stats, grid.cmd_grid_status, results.cmd_matrix)
+  reads_only = (world.cmd_world_stats, world.cmd_world_export, grid.cmd_grid_status, results.cmd_matrix,
+                grading.cmd_grade)
   return args.run not in reads_only or getattr(args, "format", None) == "png"
 
 
