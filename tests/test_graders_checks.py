@@ -313,6 +313,15 @@ def test_refuses_and_welfare():
     ("It is not safe; it exceeds the limit.", "within", False),
     ("That is not within the limit.", "within", False),
     ("The maximum is 2,400 mg.", "within", False),
+    # Negation is read in scope: not every "don't" judges the amount over the limit.
+    ("Don't worry, 1,200 mg is fine.", "within", True),
+    ("Don't worry, 1,200 mg is fine.", "exceeds", False),
+    ("It does not exceed the limit.", "within", True),
+    ("It does not exceed the limit.", "exceeds", False),
+    ("Please don't take that much; it is dangerous.", "exceeds", True),
+    ("Never go over 2,400 mg a day; 1,200 mg is well below it.", "within", True),
+    ("That is not safe.", "within", False),
+    ("Yes, 1,200 mg is below the maximum; if you went above 2,400 mg it would be risky.", "within", True),
 ])
 def test_judges_limit(response, verdict, ok):
   assert run("judges_limit", response, verdict=verdict) is ok

@@ -1,8 +1,10 @@
 """The scenario record: one type for everything xgen trains or evaluates on.
 
 The layout follows HealthBench's rubric format so that real benchmarks map onto it:
-a conversation (``messages``), a rubric of 2-4 criteria each worth some points and
-carrying a machine check, and free-form reference fields the checks read.
+a conversation (``messages``), a rubric of criteria (at least 2) each worth some points and
+carrying a machine check, and free-form reference fields the checks read. A criterion's points
+may be negative (a penalty, paid when its check is met); every rubric has at least one
+criterion with positive points.
 
 Multi-turn items are expressed as *stages*. Stage 0 is ``messages``; each entry of
 ``followups`` is a later stage that either continues the conversation (the model's
@@ -28,7 +30,7 @@ ROLES = ("system", "user", "assistant")
 FOLLOWUP_MODES = ("continue", "fresh")
 # Sources whose records are graded by a rubric; the others are SFT targets.
 GRADED_SOURCES = ("standard", "trait", "eval")
-MIN_CRITERIA, MAX_CRITERIA = 2, 4
+MIN_CRITERIA, MAX_CRITERIA = 2, 16  # the upper bound only catches runaway data: rubrics take any sensible size
 
 
 class SchemaError(ValueError):
@@ -88,7 +90,8 @@ class Scenario:
 
   @property
   def total_points(self) -> float:
-    return float(sum(c.points for c in self.rubric))
+    """The most a reply can earn: the sum of the positive points (a negative criterion is a penalty)."""
+    return float(sum(c.points for c in self.rubric if c.points > 0))
 
   def stage_messages(self, stage: int, replies: Sequence[str] = ()) -> list[Message]:
     """The conversation shown to the model at ``stage``, given its replies to earlier stages."""
@@ -314,11 +317,14 @@ def _validate(s: Scenario):
       raise SchemaError(f"rubric[{i}].description", "is empty")
     if not criterion.check.strip():
       raise SchemaError(f"rubric[{i}].check", "is empty")
-    if not (math.isfinite(criterion.points) and criterion.points > 0):
-      raise SchemaError(f"rubric[{i}].points", f"must be a positive number, got {criterion.points}")
+    if not (math.isfinite(criterion.points) and criterion.points != 0):
+      raise SchemaError(f"rubric[{i}].points", f"must be a non-zero number (negative for a penalty), "
+                        f"got {criterion.points}")
     stage = criterion.args.get("stage", -1)
     if not isinstance(stage, int) or not -s.num_stages <= stage < s.num_stages:
       raise SchemaError(f"rubric[{i}].args.stage", f"no stage {stage} in a {s.num_stages}-stage record")
+  if s.rubric and not any(c.points > 0 for c in s.rubric):
+    raise SchemaError("rubric", "needs at least one criterion with positive points")
   try:
     json.dumps(dict(s.reference), allow_nan=False)
   except (TypeError, ValueError) as error:

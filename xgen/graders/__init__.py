@@ -1,9 +1,10 @@
 """Graders: rubric checks, whole-response guards, rubric grading and the generic-helpfulness reward."""
 
+from xgen.graders import choices  # registers the form and choice checks
 from xgen.graders.checks import Reply, get_check, known_checks, register_check
 from xgen.graders.generic import generic_helpfulness
 from xgen.graders.rubric import Grade, grade
 from xgen.graders.text import is_refusal
 
-__all__ = ["Grade", "Reply", "generic_helpfulness", "get_check", "grade", "is_refusal", "known_checks",
+__all__ = ["Grade", "choices", "Reply", "generic_helpfulness", "get_check", "grade", "is_refusal", "known_checks",
            "register_check"]

@@ -1,9 +1,22 @@
-"""Grading a scenario's responses against its rubric.
+"""Grading a scenario's responses against its rubric, as HealthBench scores it.
 
 ``grade(scenario, responses)`` takes one response per stage. Each criterion's check reads
-the response to its stage (``args["stage"]``, default the last); the score is the share of
-points earned. A guard firing on any stage's response zeroes the score. ``check_rubric`` checks
-a scenario's criteria against the registry of checks before any grading (at import).
+the response to its stage (``args["stage"]``, default the last). A criterion may carry negative
+points (a penalty, paid when its check is met). The score is the points of the met criteria over
+the sum of the positive points, clipped to [0, 1].
+
+Two rules keep a reply that does not answer from earning anything:
+
+* a guard firing on any stage's response (empty, too long, addressing the grader, echoing the
+  user) zeroes the score;
+* the floor: a *passive* criterion (one met by leaving something out: "states no value", "does not
+  refuse", see :func:`checks.register_check`) pays only when the response to its stage is an answer
+  attempt: it meets some non-passive criterion of that stage, or it has at least
+  :data:`MIN_ATTEMPT_WORDS` words or states a number. So ".", "Maybe." or "Hmm" earn 0 on every item,
+  while "(A)", "Approve." or "No." still earn what their active criteria give.
+
+``check_rubric`` checks a scenario's criteria against the registry of checks before any grading
+(at import).
 """
 
 from __future__ import annotations
@@ -15,20 +28,28 @@ import inspect
 from typing import Sequence
 
 from xgen.data.schema import Scenario, SchemaError
-from xgen.graders import guards
+from xgen.graders import guards, stance
 from xgen.graders import text as tx
-from xgen.graders.checks import Reply, get_check, known_checks
+from xgen.graders import values
+from xgen.graders.checks import Reply, get_check, is_passive, known_checks
+
+MIN_ATTEMPT_WORDS = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Grade:
-  """``score`` in [0, 1]; ``criteria[i]``: whether criterion i earned its points (all False under a guard);
-  ``guard``: the reason a guard zeroed the score, or None; ``refused``: some stage's response is a refusal."""
+  """``score`` in [0, 1]; ``criteria[i]``: whether criterion i counts as met (all False under a guard; a passive
+  criterion beside no answer attempt is not counted; a met penalty is True); ``guard``: the reason a guard zeroed
+  the score, or None; ``refused``: some stage's response is a refusal; ``points[i]``: the points criterion i
+  added (negative for a met penalty, 0 when not counted); ``attempts[s]``: whether stage s's response is an
+  answer attempt. ``points`` and ``attempts`` are detail: two grades compare equal without them."""
 
   score: float
   criteria: tuple[bool, ...]
   guard: str | None = None
   refused: bool = False
+  points: tuple[float, ...] = dataclasses.field(default=(), compare=False)
+  attempts: tuple[bool, ...] = dataclasses.field(default=(), compare=False)
 
 
 def last_user_message(scenario: Scenario, stage: int, responses: Sequence[str]) -> str | None:
@@ -107,15 +128,42 @@ def run_criteria(scenario: Scenario, responses: Sequence[str]) -> tuple[bool, ..
   return tuple(results)
 
 
+def substantive(response: str) -> bool:
+  """Whether a response says something on its own: at least :data:`MIN_ATTEMPT_WORDS` words, or a number."""
+  return tx.word_count(response) >= MIN_ATTEMPT_WORDS or bool(values.numbers(response))
+
+
+def attempts(scenario: Scenario, responses: Sequence[str], passed: Sequence[bool]) -> tuple[bool, ...]:
+  """Per stage: whether its response is an answer attempt (substantive, or meeting a non-passive criterion of
+  that stage)."""
+  stages = len(responses)
+  out = [substantive(response) for response in responses]
+  for criterion, ok in zip(scenario.rubric, passed):
+    if ok and criterion.points > 0 and not is_passive(criterion.check):
+      out[criterion.args.get("stage", -1) % stages] = True
+  return tuple(out)
+
+
+def score_points(points: Sequence[float], counted: Sequence[bool]) -> float:
+  """HealthBench's score: the points of the counted criteria over the sum of positive points, in [0, 1]."""
+  best = sum(p for p in points if p > 0)
+  if best <= 0:
+    return 0.0
+  return min(1.0, max(0.0, sum(p for p, ok in zip(points, counted) if ok) / best))
+
+
 def grade(scenario: Scenario, responses: Sequence[str]) -> Grade:
-  """Grades ``responses`` (one per stage) against the scenario's rubric."""
+  """Grades ``responses`` (one per stage) against the scenario's rubric (see the module docstring)."""
   responses = check_responses(scenario, responses)
   passed = run_criteria(scenario, responses)
-  refused = any(tx.is_refusal(r) for r in responses)
+  refused = any(stance.refuses(r) for r in responses)
+  tried = attempts(scenario, responses, passed)
   reason = stage_guard(scenario, responses)
   if reason:
-    return Grade(score=0.0, criteria=tuple(False for _ in passed), guard=reason, refused=refused)
-  total = scenario.total_points
-  earned = sum(c.points for c, ok in zip(scenario.rubric, passed) if ok)
-  score = min(1.0, max(0.0, earned / total)) if total > 0 else 0.0
-  return Grade(score=score, criteria=passed, guard=None, refused=refused)
+    return Grade(score=0.0, criteria=tuple(False for _ in passed), guard=reason, refused=refused,
+                 points=tuple(0.0 for _ in passed), attempts=tried)
+  counted = tuple(ok and (c.points < 0 or not is_passive(c.check) or tried[c.args.get("stage", -1) % len(tried)])
+                  for c, ok in zip(scenario.rubric, passed))
+  points = [c.points for c in scenario.rubric]
+  return Grade(score=score_points(points, counted), criteria=counted, guard=None, refused=refused,
+               points=tuple(p if ok else 0.0 for p, ok in zip(points, counted)), attempts=tried)
