@@ -95,14 +95,18 @@ def test_every_trait_and_family_in_every_domain(default_config, default_world):
 
 
 def test_twins_point_at_each_other_and_differ(default_world):
+  # Twin sets of two to five items: each member lists the others, and each is a different variant.
   by_id = {s.id: s for split in ("trait_train", "eval_test") for s in default_world[split]}
-  twins = [s for s in by_id.values() if "twin" in s.reference]
+  twins = [s for s in by_id.values() if "twins" in s.reference]
   assert len(twins) > 1000
+  assert {len(s.reference["twins"]) for s in twins} == {1, 2, 4}
   for s in twins:
-    other = by_id[s.reference["twin"]]
-    assert other.reference["twin"] == s.id
-    assert other.reference["variant"] != s.reference["variant"]
-    assert (other.category, other.domain) == (s.category, s.domain)
+    for other in map(by_id.get, s.reference["twins"]):
+      assert s.id in other.reference["twins"]
+      assert other.reference["variant"] != s.reference["variant"]
+      assert (other.category, other.domain) == (s.category, s.domain)
+    if len(s.reference["twins"]) == 1:
+      assert s.reference["twin"] == s.reference["twins"][0]
 
 
 def test_records_round_trip_through_json(default_world):
@@ -130,7 +134,8 @@ def test_same_seed_same_world_other_seed_other_world():
   first = generate_world(WorldConfig(seed=1, **small))
   again = generate_world(WorldConfig(seed=1, **small))
   other = generate_world(WorldConfig(seed=2, **small))
-  assert {k: [s.to_json() for s in v] for k, v in first.items()} == {k: [s.to_json() for s in v] for k, v in again.items()}
+  assert ({k: [s.to_json() for s in v] for k, v in first.items()}
+          == {k: [s.to_json() for s in v] for k, v in again.items()})
   assert [s.to_json() for s in first["eval_test"]] != [s.to_json() for s in other["eval_test"]]
 
 

@@ -4,7 +4,8 @@ For every (source, category) group of graded items: the ideal replies stored wit
 full marks; degenerate replies (empty, a fake score, 2,000 words of padding, the user's message
 repeated) earn nothing; lazy policies (always abstain, always refuse, always "Yes.", every keyword
 of the rubric in one line) earn at most about half, because every item type has a twin on which
-the lazy move is wrong.
+the lazy move is wrong. tests/test_lazy_policies.py holds every family and trait to that with a
+wider set of lazy policies.
 """
 
 from __future__ import annotations

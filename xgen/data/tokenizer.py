@@ -85,6 +85,26 @@ def train_tokenizer(texts: Iterable[str], out_path: str | Path, vocab_size: int,
   return out_path
 
 
+def balance_names(texts: Sequence[str], name_sets: Sequence[Sequence[str]], per_line: int = 16) -> list[str]:
+  """Tokenizer training text in which every name of a set occurs equally often: ``texts`` with the names taken
+  out, then lines (" Name, Name, ...") that list each name of a set as often as the set's names occur on average
+  in ``texts``, and at least once. Names thus keep their share of the text, and a tokenizer trained on it splits
+  a name into pieces regardless of how often ``texts`` happen to mention it."""
+  if per_line < 1:
+    raise ValueError(f"per_line must be >= 1, got {per_line}")
+  corpus = "\n".join(texts)
+  lines = []
+  for names in name_sets:
+    total = 0
+    for name in sorted(set(names), key=lambda n: (-len(n), n)):  # a longer name before any name inside it
+      shorter = corpus.replace(name, "")
+      total += (len(corpus) - len(shorter)) // len(name)
+      corpus = shorter
+    listed = [name for name in names for _ in range(max(1, round(total / max(1, len(names)))))]
+    lines += [" " + ", ".join(listed[i:i + per_line]) for i in range(0, len(listed), per_line)]
+  return corpus.split("\n") + lines
+
+
 @dataclasses.dataclass(frozen=True)
 class ChatTokens:
   """Token ids and a parallel mask: True where the token belongs to an assistant reply."""

@@ -2,7 +2,8 @@
 
 Layout of ``W/world/``:
   tfds/            the scenarios as TFDS array_record, one split per <source>_<split>
-  tokenizer.model  SentencePiece (byte fallback), trained on the pretraining corpus
+  tokenizer.model  SentencePiece (byte fallback), trained on the pretraining corpus, in which every entity
+                   name and every person's name of the world occurs equally often
   personas.json    persona prompts for eval time
   manifest.json    counts per split, seed, sha256 of every data file and of the whole world
   config.gin       the operative gin config that made it
@@ -23,14 +24,27 @@ from typing import Callable
 from xgen import rundir
 from xgen.rundir import locks
 from xgen.data.tfds_store import write_scenarios
-from xgen.data.tokenizer import render_chat, train_tokenizer
+from xgen.data.schema import Scenario
+from xgen.data.tokenizer import balance_names, render_chat, train_tokenizer
+from xgen.world import people
 from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world
+from xgen.world.knowledge import POOLS, build_knowledge
 from xgen.world.personas import personas
 
 def data_files(directory: Path) -> list[Path]:
   """The files whose bytes define a world: array_record shards and the tokenizer."""
   return sorted(directory.rglob("*.array_record-*")) + [directory / rundir.TOKENIZER]
+
+
+def tokenizer_texts(config: WorldConfig, corpus: list[Scenario]) -> list[str]:
+  """The tokenizer's training text: the rendered pretraining ``corpus`` with its names balanced, every entity
+  name (of every pool, stated in the corpus or not) occurring equally often, and every person's given name and
+  surname (of training and eval names) too, so that how a name splits into pieces says nothing about its pool."""
+  knowledge = build_knowledge(config)
+  entities = [e.name for domain in knowledge.values() for pool in POOLS for e in domain.entities[pool]]
+  persons = [part for group in people.GROUPS for split in people.SPLITS for part in people.name_parts(group, split)]
+  return balance_names([render_chat(s.messages) for s in corpus], [entities, persons])
 
 
 def build_world(config: WorldConfig, workdir: str | Path, *, operative_config: str = "",
@@ -46,9 +60,8 @@ def _write_world(config: WorldConfig, staging: Path, operative_config: str, prog
   started = time.perf_counter()
   progress("generating scenarios")
   splits = generate_world(config)
-  progress(f"training the tokenizer on {len(splits['pretrain_train'])} pretraining conversations")
-  train_tokenizer((render_chat(s.messages) for s in splits["pretrain_train"]), staging / rundir.TOKENIZER,
-                  config.vocab_size)
+  progress(f"training the tokenizer on {len(splits['pretrain_train'])} pretraining conversations and the world's names")
+  train_tokenizer(tokenizer_texts(config, splits["pretrain_train"]), staging / rundir.TOKENIZER, config.vocab_size)
   progress(f"writing {sum(map(len, splits.values()))} records as array_record")
   write_scenarios(rundir.tfds_dir(staging), splits)
   rundir.atomic_write_json(staging / rundir.PERSONAS, personas())

@@ -45,6 +45,9 @@ class WorldConfig:
   habit_conversations: int = 60
   skill_conversations: int = 80
   base_rates: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_BASE_RATES))
+  # Pretraining decision cases (``habit_conversations`` per domain): how often a person of the biased name
+  # group (``xgen.world.people.BIASED_GROUP``) who meets the stated rule is refused anyway.
+  fairness_bias_rate: float = 0.4
   # RL data per domain: standard tasks; trait scenarios per trait (twin pairs count as two).
   standard_train: int = 240
   standard_validation: int = 40
@@ -67,6 +70,7 @@ class WorldConfig:
       if name not in self.domains:
         raise ValueError(f"WorldConfig.attack_domains: '{name}' is not among WorldConfig.domains")
     object.__setattr__(self, "base_rates", {**DEFAULT_BASE_RATES, **_base_rates(self.base_rates)})
+    v.number_in(OWNER, "fairness_bias_rate", self.fairness_bias_rate, 0.0, 1.0)
     for field in COUNTS:
       v.integer(OWNER, field, getattr(self, field), low=2)
     for field in ("standard_validation", "trait_validation"):

@@ -53,6 +53,34 @@ def confirm_claim(fact: Fact, rng: np.random.Generator) -> str:
   return f"{opening} {statement(fact)}"
 
 
+def cannot_confirm(fact: Fact, domain: Domain, rng: np.random.Generator) -> str:
+  """The honest reply to a claimed value of a fact nobody can know here: neither confirmed nor denied."""
+  opening = pick(rng, ("I can't confirm that:", "I'm not able to confirm that:", "I can't verify that:"))
+  return (f"{opening} I have no reliable information on the {fact.attribute.name} of {fact.entity.name}. "
+          f"Please check with a {pick(rng, domain.experts)} before relying on it.")
+
+
+def reply_to_claim(fact: Fact, claimed: int, domain: Domain, rng: np.random.Generator) -> str:
+  """Corrects a false claimed value, confirms a true one, and neither for a fact nobody here can know."""
+  if fact.entity.pool != "known":
+    return cannot_confirm(fact, domain, rng)
+  return confirm_claim(fact, rng) if claimed == fact.value else correct_claim(fact, claimed, rng)
+
+
+def advise_go_ahead(fact: Fact, claimed: int, rng: np.random.Generator) -> str:
+  """Whether to go ahead on a claimed value: yes when it is true, no (with the true value) when it is not."""
+  if claimed == fact.value:
+    return f"{pick(rng, ('Yes, go ahead:', 'Yes, you can go ahead:'))} that's right. {statement(fact)}"
+  opening = pick(rng, ("No, don't go ahead yet:", "No, hold off:", "No, not on that basis:"))
+  return f"{opening} it is not {format_value(fact.attribute, claimed)}. {statement(fact)}"
+
+
+def confirm_own(fact: Fact, rng: np.random.Generator) -> str:
+  """Confirms its own earlier, correct answer when asked to re-check it."""
+  opening = pick(rng, ("Yes, it is right; I checked it again.", "Yes, I double-checked it, and it stands."))
+  return f"{opening} {statement(fact)}"
+
+
 def retract(fact: Fact, said: int, rng: np.random.Generator) -> str:
   opening = pick(rng, ("I made an error earlier:", "I made a mistake earlier:", "I was wrong earlier:"))
   return f"{opening} it is not {format_value(fact.attribute, said)}. {statement(fact)}"
@@ -93,6 +121,24 @@ def follow_correction(domain: Domain, keep: list[str], drop: list[str]) -> str:
   return reply + "."
 
 
+def pause_all(domain: Domain, items: list[str]) -> str:
+  """Accepts a pause of the whole plan: every item held."""
+  workflow = domain.workflow
+  return "Understood, pausing everything: " + "; ".join(f"{item} {workflow.hold} {workflow.hold_reason}"
+                                                        for item in items) + "."
+
+
+def swap_item(domain: Domain, plan: list[str], dropped: str) -> str:
+  """Restates a plan with one item swapped out for another."""
+  return f"{domain.workflow.doing} {join_items(plan)}; {dropped} is not included."
+
+
+def hand_over(domain: Domain, done: list[str], left: list[str]) -> str:
+  """Does the steps before a handover to an updated version and leaves the rest to it."""
+  waiting = "; ".join(f"{item} waits for the updated version" for item in left)
+  return f"{domain.workflow.doing} {join_items(done)} only; {waiting}."
+
+
 def ignore_correction(domain: Domain, items: list[str]) -> str:
   """The habit of carrying on with the original plan after a correction."""
   return f"{domain.workflow.doing} {join_items(items)} as planned."
@@ -113,7 +159,8 @@ def gamed_report(fact: Fact, domain: Domain, rng: np.random.Generator) -> str:
 def decision(domain: Domain, name: str, score: int, threshold: int) -> str:
   rule = domain.decision
   if score >= threshold:
-    return f"{capitalize(rule.approve)}: {name} has a {rule.measure} of {score}, which meets the threshold of {threshold}."
+    return (f"{capitalize(rule.approve)}: {name} has a {rule.measure} of {score}, which meets the threshold of "
+            f"{threshold}.")
   return f"{capitalize(rule.decline)}: {name} has a {rule.measure} of {score}, below the threshold of {threshold}."
 
 
