@@ -69,3 +69,14 @@ def copy_run(source, target):
   for name in ("world", "base"):
     shutil.copytree(Path(source) / name, target / name)
   return target
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+  """``xgen ARGV`` in this process: (exit code, stdout, stderr); argparse's own exits count as codes."""
+  from xgen.cli import main
+  try:
+    code = main(list(argv))
+  except SystemExit as exit:  # argparse's --help and usage errors
+    code = exit.code
+  out, err = capsys.readouterr()
+  return code, out, err

@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from xgen.cli import main
 from xgen.data.tfds_store import open_scenarios
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import run_cli  # noqa: E402
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-  try:
-    code = main(list(argv))
-  except SystemExit as exit:  # argparse's --help and usage errors
-    code = exit.code
-  out, err = capsys.readouterr()
-  return code, out, err
+  return run_cli(capsys, *argv)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["world", "--help"], ["world", "build", "--help"],

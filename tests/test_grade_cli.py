@@ -4,23 +4,21 @@ with no model; a bad line is named by file and line number, exit code 2, and not
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from xgen import rundir
-from xgen.cli import main
 from xgen.data import jsonl_export
 from xgen.world.store import open_world
 
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import run_cli  # noqa: E402
+
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-  try:
-    code = main(list(argv))
-  except SystemExit as exit:  # argparse's --help and usage errors
-    code = exit.code
-  out, err = capsys.readouterr()
-  return code, out, err
+  return run_cli(capsys, *argv)
 
 
 def _write(path: Path, rows: list) -> Path:

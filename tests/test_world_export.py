@@ -4,24 +4,23 @@ written whole or not at all, and one line with exit code 2 for bad input."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from xgen import rundir
-from xgen.cli import main
 from xgen.data import jsonl_export
 from xgen.data.jsonl_import import read_jsonl
 from xgen.data.tfds_store import list_splits, open_scenarios
 from xgen.world.store import open_world
 
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import run_cli  # noqa: E402
+
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-  try:
-    code = main(list(argv))
-  except SystemExit as exit:  # argparse's --help and usage errors
-    code = exit.code
-  out, err = capsys.readouterr()
-  return code, out, err
+  return run_cli(capsys, *argv)
 
 
 def _world_splits(workdir) -> dict[str, dict]:
