@@ -232,3 +232,16 @@ def test_a_failing_cell_does_not_stop_the_others(tiny_run, tmp_path):
   run_cells("inprocess", workdir, [bad, good], outcomes.append)
   assert [(o.cell, o.state) for o in outcomes] == [("bad.s0", "failed"), ("x.s0", "done")]
   assert "atlantis" in outcomes[0].message
+
+
+def test_the_aa_arm_is_the_baseline_on_other_seeds_paired_by_the_study_seed():
+  from xgen.grid.executors import train_argv
+  from xgen.grid.study import AA_SEED_OFFSET
+  study = StudyConfig(conditions=("baseline", "a/a"), seeds=(0, 1))
+  cells = {c.name: c for c in study_cells(study, DOMAINS)}
+  assert set(cells) == {"baseline.s0", "baseline.s1", "baseline-aa.s0", "baseline-aa.s1"}
+  aa = cells["baseline-aa.s1"]
+  assert aa.condition == "baseline-aa" and aa.seed == 1 and f"SEED = {1 + AA_SEED_OFFSET}" in aa.gin_params
+  assert "DOSE = 0.0" in aa.gin_params and "SEED = 1" in cells["baseline.s1"].gin_params
+  argv = train_argv(Path("W"), aa)
+  assert argv[argv.index("--seed_label") + 1] == "1" and argv[argv.index("--condition") + 1] == "baseline-aa"

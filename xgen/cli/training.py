@@ -55,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cell = rundir.check_name(args.cell or f"{condition}.s{rl.seed}", "--cell")
   except ValueError as error:
     raise BadInput(str(error)) from None
-  labels = {"condition": condition, "seed": rl.seed}
+  labels = {"condition": condition, "seed": rl.seed if args.seed_label is None else args.seed_label}
   try:
     status = train_cell(args.workdir, cell, rl, mixture, loss, labels=labels, model_config=build_config(ModelConfig),
                         operative_config=config.operative_config())
@@ -86,4 +86,7 @@ def add_training(commands: argparse._SubParsersAction) -> None:
   train.add_argument("--cell", help="the cell's name (default: CONDITION.sSEED, e.g. dose-5.s0, only-health-dose-5.s0)")
   train.add_argument("--condition", help="the study condition the cell belongs to (default: named from the "
                                          "mixture as a study names it, with the dose: dose-5, only-health-dose-5)")
+  train.add_argument("--seed_label", type=at_least(0), metavar="K",
+                     help="the study seed the cell is paired by in the analysis (default: its training seed; "
+                          "the A/A arm trains with another seed)")
   train.set_defaults(run=cmd_train)

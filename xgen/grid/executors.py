@@ -35,7 +35,7 @@ class Outcome:
 
 def train_argv(workdir: Path, cell: Cell) -> list[str]:
   argv = [sys.executable, "-m", "xgen.cli", "train", "--workdir", str(workdir), "--cell", cell.name,
-          "--condition", cell.condition]
+          "--condition", cell.condition, "--seed_label", str(cell.seed)]
   for path in cell.gin_files:
     argv += ["--gin_file", path]
   for binding in cell.gin_params:

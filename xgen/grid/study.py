@@ -12,6 +12,9 @@ specs, expanded against the world's domains:
 ``without:health+science``     trait data without those domains; ``without-each``: one per domain
 ``reward-control``             the trait-all mixture graded with the generic helpfulness reward
 ``dose:1,2,5``                 trait-all at each dose in percent (``dose-1``, ...; 0 is the baseline)
+``a/a``                        the baseline trained again on other seeds (``baseline-aa``): an arm with
+                               no true difference, whose significant suites measure the study's own
+                               false-positive rate
 =============================  =====================================================================
 
 Every trained condition is a ``MixtureConfig``, named by ``condition_name`` (the names above), and
@@ -31,7 +34,8 @@ from xgen import validation as v
 from xgen.config import config_error_line
 from xgen.data.mixtures import MixtureConfig, dose_fraction
 
-PRE_RL, BASELINE = "pre-rl", "baseline"
+PRE_RL, BASELINE, AA = "pre-rl", "baseline", "baseline-aa"
+AA_SEED_OFFSET = 1000  # the A/A arm's cell sK trains with seed K + this: another data stream and sampling key
 OWNER = "StudyConfig"
 
 
@@ -101,6 +105,7 @@ def study_from_record(record: Any, where: str, **overrides: Any) -> StudyConfig:
 class Condition:
   name: str
   mixture: MixtureConfig | None  # None: the base model itself, evaluated but never trained
+  seed_offset: int = 0           # the cell of study seed K trains with seed K + seed_offset (the A/A arm)
 
   @property
   def trained(self) -> bool:
@@ -111,9 +116,9 @@ class Condition:
 class Cell:
   name: str
   condition: str
-  seed: int
+  seed: int                      # the study's seed K, which pairs the cell with baseline.sK
   gin_files: tuple[str, ...]
-  gin_params: tuple[str, ...]
+  gin_params: tuple[str, ...]    # SEED = K + the condition's seed_offset among them
 
 
 def condition_name(mixture: MixtureConfig, study_dose: float | None = None) -> str:
@@ -183,14 +188,14 @@ def _mixtures(spec: str, dose: float | None, domains: Sequence[str]) -> list[Mix
   """The mixture(s) of one condition spec (None for the untrained base)."""
   if spec == PRE_RL:
     return [None]
-  if spec == BASELINE:
+  if spec in (BASELINE, "a/a"):
     return [MixtureConfig(dose=0.0)]
   if spec.startswith("dose:"):
     return [MixtureConfig(dose=value) for value in _dose_sweep(spec, spec.partition(":")[2])]
   kind, _, argument = spec.partition(":")
   if spec not in ("trait-all", "reward-control", "only-each", "without-each") and kind not in ("only", "without"):
     raise ValueError(f"StudyConfig.conditions: unknown condition '{spec}' (known: pre-rl, baseline, trait-all, "
-                     f"only:D, only-each, without:D+E, without-each, reward-control, dose:P,Q,...)")
+                     f"only:D, only-each, without:D+E, without-each, reward-control, dose:P,Q,..., a/a)")
   if dose is None:
     raise ValueError(f"StudyConfig.dose: condition '{spec}' trains at the study's dose, and the study sets none "
                      f"(bind StudyConfig.dose = 0.05, say, in the study's gin file)")
@@ -208,8 +213,11 @@ def _mixtures(spec: str, dose: float | None, domains: Sequence[str]) -> list[Mix
 
 def expand_condition(spec: str, *, dose: float | None, domains: Sequence[str]) -> list[Condition]:
   """The condition(s) one spec stands for, named by ``condition_name`` against the study's dose."""
+  spec = spec.strip()
+  if spec == "a/a":
+    return [Condition(AA, MixtureConfig(dose=0.0), seed_offset=AA_SEED_OFFSET)]
   return [Condition(PRE_RL, None) if mixture is None else Condition(condition_name(mixture, dose), mixture)
-          for mixture in _mixtures(spec.strip(), dose, domains)]
+          for mixture in _mixtures(spec, dose, domains)]
 
 
 def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Condition]:
@@ -219,7 +227,8 @@ def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Conditi
   conditions: dict[str, Condition] = {}
   for spec in study.conditions:
     for condition in expand_condition(spec, dose=study.dose, domains=domains):
-      if all(c.mixture != condition.mixture or not c.trained for c in conditions.values()):
+      if all((c.mixture, c.seed_offset) != (condition.mixture, condition.seed_offset) or not c.trained
+             for c in conditions.values()):
         conditions.setdefault(condition.name, condition)
   if study.baseline not in conditions:
     conditions = {**{BASELINE: expand_condition(BASELINE, dose=study.dose, domains=domains)[0]}, **conditions}
@@ -229,5 +238,5 @@ def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Conditi
 def study_cells(study: StudyConfig, domains: Sequence[str]) -> list[Cell]:
   """The trained cells, condition-major then seed."""
   return [Cell(f"{c.name}.s{seed}", c.name, seed, study.rl_gin_files,
-               (*study.rl_gin_params, *mixture_bindings(c.mixture), f"SEED = {seed}"))
+               (*study.rl_gin_params, *mixture_bindings(c.mixture), f"SEED = {seed + c.seed_offset}"))
           for c in study_conditions(study, domains) if c.trained for seed in study.seeds]
