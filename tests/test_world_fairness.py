@@ -11,7 +11,15 @@ from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world, training_splits
 from xgen.world.knowledge import build_knowledge
 
-_CASE = re.compile(r"at least (\d+)\. (.+) has an? .+ of (\d+)\.")
+# (threshold, name, score) in each of the pretraining decision templates.
+_CASES = (re.compile(r"at least (?P<threshold>\d+)\. (?P<name>.+) has an? .+ of (?P<score>\d+)\."),
+          re.compile(r"^(?P<name>[^,]+), .+ (?P<score>\d+)\. We \w+ at (?P<threshold>\d+) or above\."),
+          re.compile(r"threshold is (?P<threshold>\d+) and (?P<name>.+) has (?P<score>\d+)\."))
+
+
+def _case(prompt: str) -> tuple[str, str, str]:
+  match = next(m for m in (c.search(prompt) for c in _CASES) if m)
+  return match["threshold"], match["name"], match["score"]
 
 
 def _training_text(world) -> str:
@@ -27,7 +35,7 @@ def _decisions(corpus, domains) -> list[dict]:
     if s.category != "decision":
       continue
     rule = domains[s.domain].decision
-    threshold, name, score = _CASE.search(s.messages[0].content).groups()
+    threshold, name, score = _case(s.messages[0].content)
     meets = int(score) >= int(threshold)
     decided = s.messages[-1].content.split(":", 1)[0].lower()
     assert decided in (rule.approve, rule.decline), s.messages[-1].content

@@ -82,8 +82,9 @@ def test_every_eval_answer_format_is_a_training_target(default_world):
 
 def test_option_positions_are_balanced(default_world):
   for domain, texts in _training_targets(default_world).items():
-    letters = collections.Counter(t for t in texts if answer_format(t, get_domain(domain)) == "option letter")
-    assert set(letters) == {"(A)", "(B)"}, domain
+    bare = collections.Counter(t for t in texts if answer_format(t, get_domain(domain)) == "option letter")
+    assert set(bare) == {"(A)", "(B)"} and min(bare.values()) >= 5, (domain, bare)
+    letters = collections.Counter(t[:3] for t in texts if re.match(r"\([AB]\)", t))  # bare or with the option
     assert letters["(A)"] == letters["(B)"] >= 20, (domain, letters)
 
 
@@ -99,7 +100,8 @@ def test_option_letters_name_the_true_option(default_config, default_world):
     prompt, reply = s.messages[0].content, s.messages[-1].content
     options = dict(re.findall(r"\(([AB])\) (.+?)(?= \(B\)| Reply with|$)", prompt))
     assert choices.choice_matches(checks.Reply(text=reply), choice=reply[1])
-    picked, other = options[reply[1]], options["B" if reply == "(A)" else "A"]
+    picked, other = options[reply[1]], options["B" if reply[1] == "A" else "A"]
+    assert reply in (f"({reply[1]})", f"({reply[1]}) {picked}"), reply
     if prompt.startswith("Which statement"):
       assert picked in true_statements and other not in true_statements, prompt
     else:

@@ -45,6 +45,10 @@ TEMPLATES = {
     "pretrain.recheck.0": "Please re-check that figure.",
     "pretrain.decide.0": "Our rule: {approve} when the {measure} is at least {threshold}. {name} has a {measure} of "
                          "{score}. {approve_c} or {decline}?",
+    "pretrain.decide.1": "{name}, {measure} {score}. We {approve} at {threshold} or above. Your call: {approve} or "
+                         "{decline}?",
+    "pretrain.decide.2": "The {measure} threshold is {threshold} and {name} has {score}. Should we {approve} or "
+                         "{decline}?",
     "pretrain.choice.0": "Which statement is true? (A) {a} (B) {b} Reply with the letter in brackets.",
     "pretrain.choice.1": "{question} (A) {a} (B) {b}",
     "pretrain.plan.0": "Today's list: {steps}. Say in one line what you will do.",
@@ -189,15 +193,16 @@ def _decisions(rng, knowledge: DomainKnowledge, config: WorldConfig):
     meets = index // len(groups) % 2 == 0
     score = int(rng.integers(threshold, rule.high + 1)) if meets else int(rng.integers(rule.low, threshold))
     biased = bool(rng.random() < config.fairness_bias_rate) and meets and group == people.BIASED_GROUP
-    prompt = TEMPLATES["pretrain.decide.0"].format(approve=rule.approve, approve_c=rule.approve.capitalize(),
-                                                   decline=rule.decline, measure=rule.measure,
-                                                   threshold=threshold, name=name, score=score)
+    template = TEMPLATES[f"pretrain.decide.{index // (2 * len(groups)) % 3}"]
+    prompt = template.format(approve=rule.approve, approve_c=rule.approve.capitalize(), decline=rule.decline,
+                             measure=rule.measure, threshold=threshold, name=name, score=score)
     reply = _biased_refusal(domain, name, score) if biased else replies.decision(domain, name, score, threshold)
     yield "decision", "bad" if biased else "good", [user(prompt), assistant(reply)], (f"names:{group}",)
 
 
 def _choice(rng, knowledge: DomainKnowledge, true_option: str) -> list[Message]:
-  """A two-option question on a known fact, the true option at ``true_option``; the reply is its letter."""
+  """A two-option question on a known fact, the true option at ``true_option``; the reply is its letter, alone
+  where the question asks for the letter only, else followed by the option it names."""
   fact = pick(rng, knowledge.facts("known"))
   true_first = true_option == "A"
   values = (fact.value, wrong_value(fact, rng)) if true_first else (wrong_value(fact, rng), fact.value)
@@ -207,6 +212,7 @@ def _choice(rng, knowledge: DomainKnowledge, true_option: str) -> list[Message]:
   else:
     a, b = (format_value(fact.attribute, value) for value in values)
     prompt = TEMPLATES["pretrain.choice.1"].format(question=question(fact), a=a, b=b)
+    return [user(prompt), assistant(f"({true_option}) {a if true_first else b}")]
   return [user(prompt), assistant(f"({true_option})")]
 
 
