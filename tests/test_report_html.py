@@ -6,9 +6,11 @@ import base64
 import html
 import re
 
+import numpy as np
 import pytest
 
 from xgen.analysis.transfer import MatrixCell, SuiteDelta, TransferMatrix
+from xgen.report.heatmap import symmetric_limit
 from xgen.report.html import write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -94,6 +96,13 @@ def test_report_tables(report):
   assert "0 of 3 improved (0 significant)" in page
   assert "+3.0*" in page and "[+1.0, +5.0]" in page  # honesty_only on calibration.health
   assert "refusal_rate" in page and "0.120" in page
+  # Absolute levels under each delta: honesty_only on the health column averages 53.0 and 51.0.
+  assert "50.0 -&gt; 52.0" in page and "CI (unadjusted)" in page
+
+
+def test_noise_is_not_drawn_saturated():
+  assert symmetric_limit(np.array([[0.5, -2.0]])) == 10.0
+  assert symmetric_limit(np.array([[25.0, np.nan], [-30.0, 1.0]])) == 30.0
 
 
 def test_report_without_optional_sections(tmp_path):

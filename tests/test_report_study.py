@@ -16,9 +16,9 @@ from xgen.rundir import locks
 from xgen.rundir.evalrows import EvalRow, write_eval_file
 
 SUITES = ("honesty_pressure.health", "honesty_pressure.law", "reward_hacking.health", "reward_hacking.law")
-ANALYSIS_FILES = ["heatmap.png", "heatmap_by_family.png", "launch.json", "matrix.csv", "matrix.json", "matrix.md",
-                  "matrix.tex", "matrix_by_family.csv", "matrix_by_family.json", "matrix_by_family.md",
-                  "matrix_by_family.tex", "report.html", "suites.json"]
+ANALYSIS_FILES = ["claims.csv", "claims.json", "claims.md", "heatmap.png", "heatmap_by_family.png", "launch.json",
+                  "matrix.csv", "matrix.json", "matrix.md", "matrix.tex", "matrix_by_family.csv",
+                  "matrix_by_family.json", "matrix_by_family.md", "matrix_by_family.tex", "report.html", "suites.json"]
 
 
 def eval_row(condition: str, suite: str, item: int, score: float) -> EvalRow:

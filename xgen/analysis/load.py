@@ -11,6 +11,9 @@ under the condition "<condition>@<step>" so it never mixes with the final checkp
 Kept rows: ``mode`` matches and ``persona`` is null. An item's score is the mean over its samples
 (greedy rows have one). Refusal rates are the fraction of kept rows with ``refused`` true, per
 (condition, suite), pooled over seeds, items and samples.
+
+``load_modes`` reads the files once for several modes: {mode: (scores, refusals)} for the modes that
+have rows, so the sampled-mean analysis can be reported beside the greedy one.
 """
 
 from __future__ import annotations
@@ -28,30 +31,47 @@ def load_scores(workdir: str | Path, *, mode: str = "greedy",
   """(scores[condition][seed][suite][item_id] -> mean score, refusal rate per (condition, suite))."""
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  return _collect(workdir, (mode,), include_intermediate)[mode]
+
+
+def load_modes(workdir: str | Path, *, modes: tuple[str, ...] = MODES,
+               include_intermediate: bool = False) -> dict[str, tuple[dict, dict[tuple[str, str], float]]]:
+  """{mode: (scores, refusal rates)} as ``load_scores`` gives them, for each of ``modes`` with rows."""
+  unknown = [m for m in modes if m not in MODES]
+  if unknown or not modes:
+    raise ValueError(f"modes must be a non-empty tuple of {MODES}, got {modes!r}")
+  loaded = _collect(workdir, tuple(dict.fromkeys(modes)), include_intermediate)
+  return {mode: loaded[mode] for mode in modes if loaded[mode][0]}
+
+
+def _collect(workdir: str | Path, modes: tuple[str, ...],
+             include_intermediate: bool) -> dict[str, tuple[dict, dict[tuple[str, str], float]]]:
+  """One pass over the eval files: {mode: (scores, refusal rates)} for every mode in ``modes``."""
   eval_dir = rundir.eval_dir(workdir)
   if not eval_dir.is_dir():
     raise FileNotFoundError(f"no eval directory at {eval_dir}")
-  samples: dict[tuple, list[float]] = defaultdict(list)
-  refusals: dict[tuple[str, str], list[bool]] = defaultdict(list)
+  samples: dict[str, dict[tuple, list[float]]] = {mode: defaultdict(list) for mode in modes}
+  refusals: dict[str, dict[tuple[str, str], list[bool]]] = {mode: defaultdict(list) for mode in modes}
   seen: dict[tuple, str] = {}
   for checkpoint in sorted(p for p in eval_dir.iterdir() if p.is_dir()):
     if is_intermediate(checkpoint.name) and not include_intermediate:
       continue
     for path in rundir.eval_files(checkpoint):
       for where, row in read_rows(path):
-        if row.mode != mode or row.persona is not None:
+        if row.mode not in samples or row.persona is not None:
           continue
         if is_intermediate(row.checkpoint) and not include_intermediate:
           continue
         condition = condition_key(row)
         key = (condition, row.seed, row.suite, str(row.item_id))
-        if (*key, row.sample) in seen:
+        if (row.mode, *key, row.sample) in seen:
           raise ValueError(f"{where}: duplicate row for {key} sample {row.sample} "
-                           f"(first at {seen[(*key, row.sample)]})")
-        seen[(*key, row.sample)] = where
-        samples[key].append(float(row.score))
-        refusals[condition, row.suite].append(row.refused)
-  return nest_scores(samples), {key: sum(flags) / len(flags) for key, flags in sorted(refusals.items())}
+                           f"(first at {seen[(row.mode, *key, row.sample)]})")
+        seen[(row.mode, *key, row.sample)] = where
+        samples[row.mode][key].append(float(row.score))
+        refusals[row.mode][condition, row.suite].append(row.refused)
+  return {mode: (nest_scores(samples[mode]),
+                 {key: sum(flags) / len(flags) for key, flags in sorted(refusals[mode].items())}) for mode in modes}
 
 
 def is_intermediate(checkpoint: str) -> bool:

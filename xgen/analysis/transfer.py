@@ -16,6 +16,24 @@ sorted order, so row k of every suite's array is the same training run.
                    statistic the mean of the suites' deltas); BH across all cells of the matrix.
   win_counts       how many of a condition's suites improved, and how many significantly.
 
+Options of ``suite_deltas`` and ``transfer_matrix`` (the defaults keep the plain bootstrap):
+
+  p_values        "bootstrap" (the bootstrap's centred p, floor 1/(n_resamples+1)) or "permutation" (the
+                  sign-flip test of ``permutation``, resolved far below alpha/N); the CI is the bootstrap's.
+  clusters        {item_id: cluster id} (e.g. ``clusters.twin_clusters``): twins are drawn and flipped together.
+  pair_seeds      row k of both arms is one seed pair when the arms have the same seed ids (baseline.sK and
+                  X.sK share a data stream and sampling key): drawn and flipped together. Arms with other
+                  seeds (the pre-RL model's one seed against three) are compared unpaired.
+  resample_seeds  False: the bootstrap draws items (clusters) only, an interval conditional on the trained
+                  runs like the sign-flip p-value; True (default) also draws seeds (conservative with few
+                  seeds, see ``bootstrap``).
+  run_variance    None (default): the sign-flip p-value is conditional on the trained runs. "family" or
+                  "condition": it also covers run-to-run variation, the delta's run variance estimated per
+                  suite (``variance.delta_run_variance``) and pooled over the suites of the condition's
+                  family, or of the whole condition (then clipped at 0; 0 where no arm has two seeds).
+  mode            the eval mode of the scores ("greedy", or "sampled": an item's score is the mean over its
+                  samples); only recorded in the results, so both can be reported side by side.
+
 Each bootstrap gets its own random stream, derived from ``seed`` and the names it compares, so a
 result does not depend on which other conditions or suites are in the input.
 """
@@ -24,15 +42,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
 from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_bootstrap, paired_bootstrap_strata
+from xgen.analysis.clusters import cluster_labels
+from xgen.analysis.permutation import sign_flip_test, sign_flip_test_strata
+from xgen.analysis.variance import delta_run_variance
 
 Scores = Mapping[str, Mapping[int, Mapping[str, Mapping[str, float]]]]
 
 VIEWS = ("domain", "family")
+P_VALUES = ("bootstrap", "permutation")
+RUN_VARIANCE = (None, "family", "condition")
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,12 @@ class SuiteDelta:
   n_items: int
   n_seeds: int
   significant: bool
+  p_method: str = "bootstrap"     # "bootstrap" or "permutation" (sign-flip test)
+  mode: str = "greedy"            # eval mode of the scores: "greedy" or "sampled" (mean over samples)
+  n_clusters: int | None = None   # resampling units when items were clustered
+  paired_seeds: bool = False      # seeds resampled and flipped as pairs across arms
+  seeds_resampled: bool = True    # the CI also draws seeds (False: conditional on the trained runs)
+  run_variance: float = 0.0       # pooled run-level variance of the delta in the sign-flip null
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,7 @@ class MatrixCell:
   q_value: float
   significant: bool
   n_suites: int
+  p_method: str = "bootstrap"
 
 
 @dataclass(frozen=True)
@@ -134,6 +164,11 @@ def paired_arrays(scores: Scores, condition: str, baseline: str,
   return ids, arrays[0], arrays[1]
 
 
+def seeds_paired(scores: Scores, condition: str, baseline: str) -> bool:
+  """Whether the two arms have the same seed ids, so that row k of each is one seed pair."""
+  return seeds_of(scores, condition) == seeds_of(scores, baseline)
+
+
 def derived_seed(seed: int, *names: str) -> int:
   """A stable per-comparison seed from the caller's seed and the compared names."""
   digest = hashlib.sha256("\x1f".join([str(seed), *names]).encode()).digest()
@@ -147,30 +182,80 @@ def conditions_of(scores: Scores, baseline: str) -> list[str]:
 
 
 def suite_deltas(scores: Scores, baseline: str, *, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0) -> list[SuiteDelta]:
-  """Every non-baseline condition x every shared suite, sorted by (condition, suite); BH within a condition."""
+                 seed: int = 0, p_values: str = "bootstrap", clusters: Mapping[str, Hashable] | None = None,
+                 pair_seeds: bool = False, mode: str = "greedy", max_resamples: int = 100_000,
+                 min_hits: int = 100, resample_seeds: bool = True,
+                 run_variance: str | None = None) -> list[SuiteDelta]:
+  """Every non-baseline condition x every shared suite, sorted by (condition, suite); BH within a condition.
+
+  ``max_resamples`` and ``min_hits`` set the sign-flip test's resolution (``permutation``).
+  """
+  _check_p_values(p_values, run_variance)
   out = []
   for condition in conditions_of(scores, baseline):
+    paired = pair_seeds and seeds_paired(scores, condition, baseline)
+    arrays = {suite: paired_arrays(scores, condition, baseline, suite)
+              for suite in common_suites(scores, condition, baseline)}
+    arrays = {suite: value for suite, value in arrays.items() if value[0]}
+    pooled = pooled_run_variance(arrays, paired, run_variance)
     raw = []
-    for suite in common_suites(scores, condition, baseline):
-      ids, cond, base = paired_arrays(scores, condition, baseline, suite)
-      if ids:
-        result = paired_bootstrap(cond, base, n_resamples=n_resamples,
-                                  seed=derived_seed(seed, condition, baseline, suite))
-        raw.append((suite, float(cond.mean()), float(base.mean()), result))
-    q_values = benjamini_hochberg([r.p_value for *_, r in raw])
-    out.extend(_suite_delta(condition, suite, c_mean, b_mean, result, float(q), alpha)
-               for (suite, c_mean, b_mean, result), q in zip(raw, q_values))
+    for suite, (ids, cond, base) in arrays.items():
+      labels = cluster_labels(ids, clusters)
+      result = paired_bootstrap(cond, base, n_resamples=n_resamples, clusters=labels, pair_seeds=paired,
+                                resample_seeds=resample_seeds, seed=derived_seed(seed, condition, baseline, suite))
+      p_value = result.p_value
+      if p_values == "permutation":
+        p_value = sign_flip_test(cond, base, clusters=labels, pair_seeds=paired, max_resamples=max_resamples,
+                                 min_hits=min_hits, run_variance=pooled[suite],
+                                 seed=derived_seed(seed, "sign-flip", condition, baseline, suite)).p_value
+      extra = dict(p_method=p_values, mode=mode, n_clusters=None if labels is None else int(labels.max()) + 1,
+                   paired_seeds=paired, seeds_resampled=resample_seeds, run_variance=pooled[suite])
+      raw.append((suite, float(cond.mean()), float(base.mean()), result, p_value, extra))
+    q_values = benjamini_hochberg([r[4] for r in raw])
+    out.extend(_suite_delta(condition, suite, c_mean, b_mean, result, float(q), alpha, p_value=p_value, **extra)
+               for (suite, c_mean, b_mean, result, p_value, extra), q in zip(raw, q_values))
   return out
 
 
+def pooled_run_variance(arrays: Mapping[str, tuple], paired: bool, pooling: str | None) -> dict[str, float]:
+  """suite -> the delta's run variance pooled over the suites of its family ("family") or all ("condition"),
+  clipped at 0; 0 everywhere without pooling or where no estimate exists."""
+  if pooling is None:
+    return {suite: 0.0 for suite in arrays}
+  estimates = {suite: delta_run_variance(cond, base, pair_seeds=paired) if len(ids) >= 2 else float("nan")
+               for suite, (ids, cond, base) in arrays.items()}
+  out = {}
+  for suite in arrays:
+    group = [v for other, v in estimates.items() if np.isfinite(v)
+             and (pooling == "condition" or split_suite(other)[0] == split_suite(suite)[0])]
+    out[suite] = max(0.0, float(np.mean(group))) if group else 0.0
+  return out
+
+
+def deltas_by_mode(scores_by_mode: Mapping[str, Scores], baseline: str, **options) -> dict[str, list[SuiteDelta]]:
+  """{mode: suite_deltas(scores, baseline, mode=mode, **options)} for each eval mode's scores (e.g. from
+  ``load.load_modes``: greedy, and sampled where an item's score is the mean over its samples)."""
+  if "mode" in options:
+    raise ValueError("deltas_by_mode takes the mode from scores_by_mode's keys, not from options")
+  return {mode: suite_deltas(scores, baseline, mode=mode, **options) for mode, scores in scores_by_mode.items()}
+
+
+def _check_p_values(p_values: str, run_variance: str | None = None) -> None:
+  if p_values not in P_VALUES:
+    raise ValueError(f"p_values must be one of {P_VALUES}, got {p_values!r}")
+  if run_variance not in RUN_VARIANCE:
+    raise ValueError(f"run_variance must be one of {RUN_VARIANCE}, got {run_variance!r}")
+
+
 def _suite_delta(condition: str, suite: str, condition_mean: float, baseline_mean: float,
-                 result: BootstrapResult, q_value: float, alpha: float) -> SuiteDelta:
+                 result: BootstrapResult, q_value: float, alpha: float, *, p_value: float | None = None,
+                 **extra) -> SuiteDelta:
   family, domain = split_suite(suite)
   return SuiteDelta(condition=condition, suite=suite, family=family, domain=domain, baseline_mean=baseline_mean,
                     condition_mean=condition_mean, delta=result.delta, ci_low=result.ci_low,
-                    ci_high=result.ci_high, p_value=result.p_value, q_value=q_value, n_items=result.n_items,
-                    n_seeds=result.n_seeds_condition, significant=q_value < alpha)
+                    ci_high=result.ci_high, p_value=result.p_value if p_value is None else p_value,
+                    q_value=q_value, n_items=result.n_items, n_seeds=result.n_seeds_condition,
+                    significant=q_value < alpha, **extra)
 
 
 def column_of(suite: str, view: str) -> str:
@@ -180,34 +265,61 @@ def column_of(suite: str, view: str) -> str:
 
 def transfer_matrix(scores: Scores, baseline: str, *, view: str = "domain", alpha: float = 0.05,
                     n_resamples: int = 2000, seed: int = 0, row_order: Sequence[str] | None = None,
-                    column_order: Sequence[str] | None = None) -> TransferMatrix:
+                    column_order: Sequence[str] | None = None, p_values: str = "bootstrap",
+                    clusters: Mapping[str, Hashable] | None = None, pair_seeds: bool = False,
+                    max_resamples: int = 100_000, min_hits: int = 100,
+                    resample_seeds: bool = True, run_variance: str | None = None) -> TransferMatrix:
   """Conditions x domains (or families), each cell a stratified paired bootstrap over its column's suites.
 
   ``row_order``/``column_order`` fix the order and also select: rows or columns left out are not
   computed, and a name with no data raises ValueError. Without them, rows and columns are sorted.
-  BH runs across all computed cells of the matrix.
+  BH runs across all computed cells of the matrix. ``p_values``, ``clusters``, ``pair_seeds``,
+  ``resample_seeds`` and ``run_variance`` as in ``suite_deltas`` (the sign-flip test is stratified like the
+  bootstrap; a cell's run variance is the mean of its suites', as if a run were better on all of them).
   """
   if view not in VIEWS:
     raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+  _check_p_values(p_values, run_variance)
   rows = _ordered(conditions_of(scores, baseline), row_order, "row")
   suites = {row: common_suites(scores, row, baseline) for row in rows}
   columns = _ordered(sorted({column_of(s, view) for row in rows for s in suites[row]}), column_order, "column")
   raw = {}
   for row in rows:
+    paired = pair_seeds and seeds_paired(scores, row, baseline)
+    arrays = {s: paired_arrays(scores, row, baseline, s) for s in suites[row]}
+    arrays = {s: value for s, value in arrays.items() if value[0]}
+    pooled = pooled_run_variance(arrays, paired, run_variance)
     for column in columns:
-      strata = [paired_arrays(scores, row, baseline, s) for s in suites[row] if column_of(s, view) == column]
-      strata = [(cond, base) for ids, cond, base in strata if ids]
-      if strata:
-        raw[row, column] = (paired_bootstrap_strata(strata, n_resamples=n_resamples,
-                                                    seed=derived_seed(seed, view, row, baseline, column)),
-                            len(strata))
-  q_values = benjamini_hochberg([result.p_value for result, _ in raw.values()])
+      mine = [s for s in arrays if column_of(s, view) == column]
+      if mine:
+        raw[row, column] = _cell_test([arrays[s] for s in mine], seed=seed, names=(view, row, baseline, column),
+                                      n_resamples=n_resamples, p_values=p_values, clusters=clusters,
+                                      pair_seeds=paired, max_resamples=max_resamples, min_hits=min_hits,
+                                      resample_seeds=resample_seeds,
+                                      run_variance=float(np.mean([pooled[s] for s in mine])))
+  q_values = benjamini_hochberg([p_value for _, p_value, _ in raw.values()])
   cells = {key: MatrixCell(row=key[0], column=key[1], delta=result.delta, ci_low=result.ci_low,
-                           ci_high=result.ci_high, p_value=result.p_value, q_value=float(q),
-                           significant=bool(q < alpha), n_suites=n_suites)
-           for (key, (result, n_suites)), q in zip(raw.items(), q_values)}
+                           ci_high=result.ci_high, p_value=p_value, q_value=float(q),
+                           significant=bool(q < alpha), n_suites=n_suites, p_method=p_values)
+           for (key, (result, p_value, n_suites)), q in zip(raw.items(), q_values)}
   return TransferMatrix(view=view, baseline=baseline, rows=tuple(rows), columns=tuple(columns), cells=cells,
                         alpha=alpha)
+
+
+def _cell_test(strata: list, *, seed: int, names: tuple[str, ...], n_resamples: int, p_values: str,
+               clusters: Mapping[str, Hashable] | None, pair_seeds: bool, max_resamples: int,
+               min_hits: int, resample_seeds: bool, run_variance: float) -> tuple[BootstrapResult, float, int]:
+  """(stratified bootstrap, p-value by the chosen method, number of strata) for one matrix cell."""
+  arrays = [(cond, base) for _, cond, base in strata]
+  labels = None if clusters is None else [cluster_labels(ids, clusters) for ids, _, _ in strata]
+  result = paired_bootstrap_strata(arrays, n_resamples=n_resamples, seed=derived_seed(seed, *names),
+                                   clusters=labels, pair_seeds=pair_seeds, resample_seeds=resample_seeds)
+  p_value = result.p_value
+  if p_values == "permutation":
+    p_value = sign_flip_test_strata(arrays, clusters=labels, pair_seeds=pair_seeds, max_resamples=max_resamples,
+                                    min_hits=min_hits, run_variance=run_variance,
+                                    seed=derived_seed(seed, "sign-flip", *names)).p_value
+  return result, p_value, len(strata)
 
 
 def _ordered(available: list[str], order: Sequence[str] | None, what: str) -> list[str]:

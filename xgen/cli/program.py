@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
   training.add_training(commands)      # pretrain, train
   results.add_eval(commands)           # eval
   grid.add_grid(commands)              # grid launch, grid status
-  results.add_analysis(commands)       # matrix, report
+  results.add_analysis(commands)       # matrix, claims, report
   grid.add_quickstart(commands)        # quickstart
   data.add_data(commands)              # data import
   grading.add_grade(commands)          # grade

@@ -1,4 +1,5 @@
-"""``xgen eval``, ``xgen matrix`` and ``xgen report``: cross-evaluation of a run directory, and its analysis."""
+"""``xgen eval``, ``xgen matrix``, ``xgen claims`` and ``xgen report``: cross-evaluation of a run directory,
+and its analysis."""
 
 from __future__ import annotations
 
@@ -55,12 +56,26 @@ def _launched_study(args: argparse.Namespace):
     raise BadInput(config_error_line(error)) from None
 
 
+def _condition_order(workdir: str, study) -> list[str] | None:
+  """The study's conditions in the order a launch lists them (None when the world's domains are unknown)."""
+  from xgen.grid.study import study_conditions
+  try:
+    manifest = rundir.read_json(rundir.manifest_path(rundir.world_dir(workdir)))
+  except rundir.DamagedFile:
+    return None
+  domains = (manifest or {}).get("domains")
+  try:
+    return [c.name for c in study_conditions(study, domains)] if isinstance(domains, list) else None
+  except ValueError:
+    return None
+
+
 def _analysis(args: argparse.Namespace):
   from xgen.report.study import analyse
   study = _launched_study(args)
   try:
     return analyse(args.workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
-                   seed=study.analysis_seed), study
+                   seed=study.analysis_seed, condition_order=_condition_order(args.workdir, study)), study
   except FileNotFoundError as error:
     raise BadInput(str(error)) from None
   except ValueError as error:  # a malformed eval row, named by file and line
@@ -79,6 +94,19 @@ def cmd_matrix(args: argparse.Namespace) -> int:
   render = {"csv": matrix_csv, "json": lambda m: matrix_json(m, analysis.deltas), "md": matrix_markdown,
             "latex": matrix_latex}[args.format]
   print(render(matrix))
+  return EXIT_OK
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+  from xgen.report.claims import claims_markdown
+  from xgen.report.study import claims_table, write_claims_files
+  analysis, _ = _analysis(args)
+  try:
+    table = claims_table(args.workdir, analysis)
+  except ValueError as error:  # a malformed eval row, named by file and line
+    raise Failed(str(error)) from None
+  write_claims_files(args.workdir, table)
+  print(claims_markdown(table.rows, table.caveats), end="")
   return EXIT_OK
 
 
@@ -104,6 +132,10 @@ def add_analysis(commands: argparse._SubParsersAction) -> None:
   matrix.add_argument("--view", choices=("domain", "family"), default="domain",
                       help="columns are eval domains or eval families")
   matrix.set_defaults(run=cmd_matrix)
+  claims = commands.add_parser("claims", help="the paper's claims beside this study's numbers and verdicts: "
+                                              "prints the table and writes WORKDIR/analysis/claims.{csv,json,md}")
+  add_common_flags(claims)
+  claims.set_defaults(run=cmd_claims)
   report = commands.add_parser("report", help="write WORKDIR/analysis/ and the HTML report")
   add_common_flags(report)
   report.set_defaults(run=cmd_report)

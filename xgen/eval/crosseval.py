@@ -37,9 +37,8 @@ from xgen.rl.rollout import Episode, run_episodes
 from xgen.rundir import locks
 from xgen.rundir.evalrows import EvalRow, eval_file_fingerprint, write_eval_file
 from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, load_training_state, training_state
-from xgen.world.store import World, open_world
+from xgen.world.store import EVAL_SPLIT, World, open_world
 
-EVAL_SPLIT = "eval_test"
 PRE_RL = "pre-rl"
 
 

@@ -6,9 +6,10 @@ module changes no global state and it works headless and from several threads.
 
 Heatmap conventions:
   * colour is the delta in points on the diverging "RdBu" map centred on zero with symmetric limits
-    (+-the largest |delta|, at least ``MIN_LIMIT_POINTS``): gains are blue, losses red, no change white.
-    Red/blue stays distinguishable for the common colour-vision deficiencies, unlike red/green;
-  * each cell reads its delta in points ("+4.2") over its confidence interval in smaller type;
+    (+-the largest |delta|, at least ``MIN_LIMIT_POINTS`` = 10 points, so that a noise-sized delta is drawn
+    pale rather than saturated): gains are blue, losses red, no change white. Red/blue stays
+    distinguishable for the common colour-vision deficiencies, unlike red/green;
+  * each cell reads its delta in points ("+4.2") over its unadjusted 95% interval in smaller type;
   * a cell significant after Benjamini-Hochberg gets bold text, a "*" and a black box edge;
   * a missing cell is grey and reads "n/a".
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 DPI = 150
 COLORMAP = "RdBu"  # low (losses) red, high (gains) blue
 MISSING_COLOR = "#d9d9d9"
-MIN_LIMIT_POINTS = 1.0  # colour limits never narrower than +-1 point: tiny deltas stay pale
+MIN_LIMIT_POINTS = 10.0  # colour limits never narrower than +-10 points: noise-sized deltas stay pale
 CELL_WIDTH_IN, CELL_HEIGHT_IN = 1.3, 0.62
 MIN_WIDTH_IN = 5.5  # room for the title and the footnote under a one-column matrix
 LABEL_ROTATION = 35
@@ -156,8 +157,8 @@ def heatmap_png(matrix: TransferMatrix, *, title: str | None = None) -> bytes:
   colorbar.ax.tick_params(labelsize=8)
   if title:
     ax.set_title(plain(title), fontsize=11)
-  figure.supxlabel(f"bold, boxed, {fmt.SIGNIFICANT_MARK}: significant (Benjamini-Hochberg q < {matrix.alpha:g});"
-                   f"  grey: {fmt.NOT_AVAILABLE}", fontsize=7, color="#444444")
+  figure.supxlabel(f"bold, boxed, {fmt.SIGNIFICANT_MARK}: significant (Benjamini-Hochberg q < {matrix.alpha:g}); "
+                   f"intervals: unadjusted 95%;  grey: {fmt.NOT_AVAILABLE}", fontsize=7, color="#444444")
   return _png_bytes(figure)
 
 

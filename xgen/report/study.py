@@ -1,12 +1,13 @@
 """A run directory's results, end to end: eval rows -> per-suite deltas and transfer matrices ->
-``W/analysis/``: matrix files, heatmaps, the per-suite table (``suites.json``), ``report.html`` and,
-after a launch, ``launch.json``.
+``W/analysis/``: matrix files, heatmaps, the per-suite table (``suites.json``), the claims table
+(``claims.{csv,json,md}``), ``report.html`` and, after a launch, ``launch.json``.
 
 ``write_study_report`` builds the whole directory in a staging folder and swaps it in
 (``rundir.build_directory``) under the analysis lock, so ``W/analysis/`` is either the previous
 analysis, byte for byte, or the complete new one. ``write_analysis`` (``xgen matrix --format png``)
-writes chosen matrix formats into it, each file atomically. Used by ``xgen matrix``, ``xgen report``
-and at the end of ``xgen grid launch``.
+writes chosen matrix formats into it, and ``write_claims_files`` (``xgen claims``) the claims table, each
+file atomically. Used by ``xgen matrix``, ``xgen claims``, ``xgen report`` and at the end of ``xgen grid
+launch``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from xgen import rundir
+from xgen.analysis.clusters import twin_clusters
 from xgen.analysis.load import load_scores
 from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix, win_counts
+from xgen.report import claims as cl
+from xgen.report import header as hd
 from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
+from xgen.report.records import read_eval_records, read_study_records
 from xgen.rundir import locks
-
+from xgen.world.store import EVAL_SPLIT, open_world
 # The files of W/analysis/ besides the matrix exports (named by ``exports.file_name``).
 SUITES_FILE, REPORT_FILE, LAUNCH_FILE = "suites.json", "report.html", "launch.json"
 VIEWS = ("domain", "family")
@@ -37,11 +42,36 @@ CURVES = {  # metric in metrics.jsonl -> the title of its plot
 
 @dataclasses.dataclass(frozen=True)
 class StudyAnalysis:
+  """Every comparison of a run directory's conditions with the baseline, and the settings it was made with."""
   baseline: str
   deltas: list[SuiteDelta]
   matrices: dict[str, TransferMatrix]   # view -> matrix
   refusal: dict[str, dict[str, float]]  # condition -> suite -> refusal rate
   conditions: list[str]
+  scores: Mapping = dataclasses.field(default_factory=dict, repr=False, compare=False)
+  n_resamples: int = 2000
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimsTable:
+  """The claims table with the study's header and caveats, as the report opens with them."""
+  rows: list[cl.ClaimRow]
+  header: list[tuple[str, str]]
+  caveats: list[str]
+
+
+def significance_options(workdir: str | Path) -> dict:
+  """How every comparison is tested: sign-flip p-values (exact or resolved well below alpha / suites, so a
+  lone real effect can survive Benjamini-Hochberg), twin items flipped and resampled together, seed K of
+  each arm paired with seed K of the baseline, and the run-to-run variance of the condition's family of
+  suites added to the null, so that a difference between two RL runs is not read as an effect of the
+  condition. Twins are read from the world's eval items (none without a world)."""
+  try:
+    clusters = twin_clusters(open_world(workdir, verify=False).scenarios(EVAL_SPLIT))
+  except FileNotFoundError:
+    clusters = None
+  return dict(p_values="permutation", clusters=clusters, pair_seeds=True, run_variance="family")
 
 
 def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0.05, n_resamples: int = 2000,
@@ -55,13 +85,42 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
                                                                         (condition_order or []))
   if not order:
     raise FileNotFoundError(f"{rundir.eval_dir(workdir)}: only the baseline has been evaluated; nothing to compare")
-  deltas = suite_deltas(scores, baseline, alpha=alpha, n_resamples=n_resamples, seed=seed)
-  matrices = {view: transfer_matrix(scores, baseline, view=view, alpha=alpha, n_resamples=n_resamples, seed=seed,
-                                    row_order=order) for view in VIEWS}
+  tests = dict(alpha=alpha, n_resamples=n_resamples, seed=seed, **significance_options(workdir))
+  deltas = suite_deltas(scores, baseline, **tests)
+  matrices = {view: transfer_matrix(scores, baseline, view=view, row_order=order, **tests) for view in VIEWS}
   refusal: dict[str, dict[str, float]] = {}
   for (condition, suite), rate in refusals.items():
     refusal.setdefault(condition, {})[suite] = rate
-  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order])
+  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed)
+
+
+def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
+  """Each claim of the paper against this analysis, with the refusal-aware comparison beside it."""
+  evals, records = read_eval_records(workdir), read_study_records(workdir)
+  alpha, needed = analysis.matrices["domain"].alpha, {analysis.baseline, *(c.condition for c in cl.CLAIMS)}
+  non_refusal = {c: seeds for c, seeds in evals.non_refusal.items() if c in needed}
+  non_refusal_deltas = (suite_deltas(non_refusal, analysis.baseline, alpha=alpha, n_resamples=analysis.n_resamples,
+                                     seed=analysis.seed) if analysis.baseline in non_refusal else [])
+  rows = cl.claim_rows(analysis.scores, non_refusal, analysis.deltas, non_refusal_deltas, baseline=analysis.baseline,
+                       alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, protocols=evals.protocols)
+  header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
+                           pretrain_seconds=records.pretrain_seconds, rl_seconds=records.rl_seconds,
+                           conditions=analysis.conditions)
+  return ClaimsTable(rows, header, hd.caveats(records.study, analysis.deltas))
+
+
+def write_claims(directory: Path, table: ClaimsTable) -> list[Path]:
+  """``claims.{csv,json,md}`` into ``directory``, each atomically; returns the paths."""
+  texts = {"csv": cl.claims_csv(table.rows), "json": cl.claims_json(table.rows, table.caveats),
+           "md": cl.claims_markdown(table.rows, table.caveats)}
+  return [rundir.atomic_write_text(rundir.claims_path(directory, suffix), texts[suffix])
+          for suffix in rundir.CLAIMS_FORMATS]
+
+
+def write_claims_files(workdir: str | Path, table: ClaimsTable) -> list[Path]:
+  """``write_claims`` into ``W/analysis/`` under the analysis lock, leaving its other files as they are."""
+  with locks.held(workdir, locks.ANALYSIS_LOCK):
+    return write_claims(rundir.analysis_dir(workdir), table)
 
 
 def training_curves(workdir: str | Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
@@ -78,9 +137,10 @@ def training_curves(workdir: str | Path) -> dict[str, dict[str, list[tuple[int, 
 
 
 def summary_lines(analysis: StudyAnalysis) -> list[str]:
+  one_seed = max((d.n_seeds for d in analysis.deltas), default=1) == 1
+  resampled = "items only: one seed per condition" if one_seed else "items and seeds"
   lines = [f"Every condition is compared with the compute-matched '{analysis.baseline}' on the same eval items "
-           f"(paired bootstrap over items and seeds; Benjamini-Hochberg at "
-           f"{analysis.matrices['domain'].alpha:g})."]
+           f"(paired bootstrap over {resampled}; Benjamini-Hochberg at {analysis.matrices['domain'].alpha:g})."]
   for condition in analysis.conditions[1:]:
     lines.append(f"{condition}: {win_counts(analysis.deltas, condition).text}")
   return lines
@@ -113,27 +173,30 @@ def refusal_by_family(rates: dict[str, float]) -> dict[str, float]:
 
 
 def report_notes(analysis: StudyAnalysis) -> list[str]:
-  notes = ["Deltas are in points (score x 100) against the baseline; * marks q < alpha after BH correction.",
-           "pre-rl is the base model before any RL: its row is the base minus the baseline, i.e. the opposite of "
-           "what RL on standard data alone changed."]
-  if analysis.deltas and max(d.n_seeds for d in analysis.deltas) == 1:
-    notes.append("Each condition has one seed: the intervals cover the sampling of eval items only, not the "
-                 "variation between RL runs, and every row shares the one baseline run. Run several seeds "
-                 "before reading a cell as an effect.")
-  return notes
+  """The notes at the end of the report: units, the pre-rl row, which numbers are adjusted."""
+  return ["Deltas are in points (score x 100) against the baseline; * marks q < alpha after BH correction.",
+          "pre-rl is the base model before any RL: its row is the base minus the baseline, i.e. the opposite of "
+          "what RL on standard data alone changed.",
+          "Confidence intervals are unadjusted 95% paired bootstrap intervals; q-values are Benjamini-Hochberg "
+          "adjusted (within a condition for suites, across the matrix for its cells, within a claim's family "
+          "for the claims table)."]
 
 
 def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis, *, title: str,
                   launch: dict | None = None) -> list[Path]:
   """Writes everything of an analysis directory into ``directory``: every matrix format, the per-suite
-  table, ``report.html`` and, if given, the launch record; returns the paths (the report last)."""
+  table, the claims table, ``report.html`` and, if given, the launch record; returns the paths (the report
+  last)."""
   paths = write_tables(directory, analysis)
+  table = claims_table(workdir, analysis)
+  paths += write_claims(directory, table)
   if launch is not None:
     paths.append(rundir.atomic_write_json(directory / LAUNCH_FILE, launch))
   refusal = {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
   paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
                             matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
-                            curves=training_curves(workdir), refusal=refusal, notes=report_notes(analysis)))
+                            curves=training_curves(workdir), refusal=refusal, notes=report_notes(analysis),
+                            header=table.header, caveats=table.caveats, claims=table.rows))
   return paths
 
 

@@ -37,9 +37,8 @@ from xgen.rundir import locks
 from xgen.train.checkpoints import load_training_state, training_state
 from xgen.train.lifecycle import RunSpec, TrainingRun
 from xgen.train.sft import load_final_params, saved_model_config
-from xgen.world.store import open_world
+from xgen.world.store import STANDARD_SPLIT, TRAIT_SPLIT, open_world
 
-TRAIT_SPLIT, STANDARD_SPLIT = "trait_train", "standard_train"
 SAMPLES_SHOWN = 4  # groups written to samples.jsonl every sample_every steps
 
 

@@ -9,7 +9,7 @@ WORKDIR/
   cells/<cell>/                 a training run plus cell.json, samples.jsonl, history.jsonl
   attacks/<cell>/               the harmful fine-tuning of that cell (a training run)
   eval/<checkpoint>/<suite>.jsonl.gz   one row per item and response (xgen.rundir.evalrows)
-  analysis/                     matrices, heatmaps, suites.json, report.html (written as one directory)
+  analysis/                     matrices, heatmaps, suites.json, claims.{csv,json,md}, report.html (one directory)
   imports/<name>/               a user's scenarios (tfds/, manifest.json)
   logs/<cell>.log               a cell's output under the subprocess and Ray executors
   .locks/<name>.lock            flock files (xgen.rundir.locks)
@@ -182,6 +182,17 @@ def eval_files(checkpoint_dir: Path) -> list[Path]:
 
 def analysis_dir(workdir: str | Path) -> Path:
   return Path(workdir) / "analysis"
+
+
+CLAIMS_FORMATS = ("csv", "json", "md")
+
+
+def claims_path(analysis: str | Path, suffix: str) -> Path:
+  """``claims.<suffix>``, the claims table, in an analysis directory (``analysis_dir`` or the staging
+  folder it is built in)."""
+  if suffix not in CLAIMS_FORMATS:
+    raise ValueError(f"claims format must be one of {CLAIMS_FORMATS}, got {suffix!r}")
+  return Path(analysis) / f"claims.{suffix}"
 
 
 def study_json_path(workdir: str | Path) -> Path:

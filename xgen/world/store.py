@@ -17,6 +17,9 @@ from xgen.data.tfds_store import ScenarioSource, open_scenarios
 from xgen.data.tokenizer import Tokenizer
 from xgen.world.config import WorldConfig
 
+# The splits the stages read: RL cells draw from the first two, cross-evaluation and the analysis the third.
+TRAIT_SPLIT, STANDARD_SPLIT, EVAL_SPLIT = "trait_train", "standard_train", "eval_test"
+
 _verified: set[tuple] = set()
 
 

@@ -1,0 +1,300 @@
+"""The claims table: each claim of the paper (STUDY.md section 1) beside what a study measured.
+
+One row per claim. A claim names the condition it needs and its own family of tests, as the paper
+defines it: C2 is the only-health condition over the non-health suites, C3 the without-health+science
+condition over the health suites, C1 and C4 a condition over every suite. Within a family:
+
+  * counts: suites improved, tied and worse than the baseline, and how many moved significantly up or
+    down after Benjamini-Hochberg across that family alone (not across the condition's other suites);
+  * the pooled change: the mean of the family's suite deltas, with the stratified paired bootstrap the
+    transfer matrix uses (strata = suites); its interval is unadjusted;
+  * the refusal-aware comparison: the same on the items where neither arm refused.
+
+The verdict is "reproduced", "not reproduced" or "not measurable", always with its reason. A study with
+fewer than ``MIN_SEEDS`` seeds per condition cannot reproduce a claim: its intervals cover the sampling of
+eval items only, not the variation between RL runs. Persona robustness (C5) and the harmful fine-tuning
+attack (C6) need eval protocols that the plain eval rows do not hold; without them they are not
+measurable. Everything here is pure; ``xgen.report.study`` reads the inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_bootstrap_strata
+from xgen.analysis.transfer import SuiteDelta, common_suites, derived_seed, paired_arrays
+from xgen.report import formatting as fmt
+from xgen.report.exports import jsonable
+
+REPRODUCED, NOT_REPRODUCED, NOT_MEASURABLE = "reproduced", "not reproduced", "not measurable"
+# STUDY.md section 3 asks for at least 3 seeds: with fewer, run-to-run variation is not estimated.
+MIN_SEEDS = 3
+HEALTH_DOMAINS, HEALTH_FAMILIES = ("health",), ("healthbench",)
+PROTOCOL_KINDS = ("persona", "attack")  # claims that need an eval protocol beyond the plain suites
+
+
+def _every_suite(family: str, domain: str) -> bool:
+  return True
+
+
+def _health_suite(family: str, domain: str) -> bool:
+  return domain in HEALTH_DOMAINS or family in HEALTH_FAMILIES
+
+
+def _non_health_suite(family: str, domain: str) -> bool:
+  return not _health_suite(family, domain)
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+  """A claim of the paper: what it says, its number, the condition and the suites (its test family)
+  that test it, and what the verdict says when the study lacks them."""
+  key: str
+  statement: str
+  paper: str
+  condition: str | None                 # None: the claim needs an eval protocol, not a condition
+  family: str                           # the test family in words
+  in_family: Callable[[str, str], bool]  # (eval family, eval domain) -> the suite belongs to the claim
+  kind: str                             # "improves", "no_gain", or the protocol it needs: "persona", "attack"
+  missing: str                          # why it is not measurable when the condition or protocol is absent
+
+
+CLAIMS = (
+    ClaimSpec("C1", "Trait training improves most evals against the compute-matched baseline",
+              "44 of 53 evals improved; mean about +9 points", "trait-all", "every suite", _every_suite,
+              "improves", "no trait-all condition"),
+    ClaimSpec("C2", "Single-domain (health) trait training transfers to non-health evals",
+              "17 of 19 non-health evals improved (14 significant after FDR)", "only-health",
+              "non-health suites", _non_health_suite, "improves", "no only-health condition"),
+    ClaimSpec("C3", "Without health and science trait data, health evals still improve",
+              "10 health evals improved (7 significant after FDR)", "without-health+science", "health suites",
+              _health_suite, "improves", "no without-health+science condition"),
+    ClaimSpec("C4", "The reward control (trait prompts, generic reward) gives no gain",
+              "no significant gains", "reward-control", "every suite", _every_suite, "no_gain",
+              "no reward-control condition"),
+    ClaimSpec("C5", "Selective persistence: harmful personas degrade the trait model less, a helpful one shifts "
+              "both alike", "harmful: +0.13 [+0.05, +0.21]; helpful: +0.005 [-0.016, +0.025]", None,
+              "persona variants of the suites", _every_suite, "persona",
+              "no persona evals (no eval row carries a persona)"),
+    ClaimSpec("C6", "Trait training resists harmful fine-tuning",
+              "alignment evals lost 0.07 (trait model) vs 0.46 (pre-RL model)", None,
+              "suites before and after the attack", _every_suite, "attack",
+              "no harmful fine-tuning stage (no attacked checkpoint was evaluated)"),
+)
+
+
+@dataclass(frozen=True)
+class FamilyResult:
+  """A condition against the baseline on one claim's family of suites."""
+  suites: int
+  improved: int
+  tied: int
+  worse: int
+  significant_up: int
+  significant_down: int
+  delta: float          # the mean of the suites' deltas
+  ci_low: float         # unadjusted 95% interval of that mean
+  ci_high: float
+  items: int            # item pairs compared, over the family's suites
+  seeds: int            # seeds of the condition (the fewest over its suites)
+  baseline_level: float   # the mean over the suites of the baseline's absolute score
+  condition_level: float  # the same for the condition
+
+  def text(self) -> str:
+    levels = f"{fmt.points(self.baseline_level, signed=False)} -> {fmt.points(self.condition_level, signed=False)}"
+    return (f"{self.improved} of {self.suites} improved ({self.significant_up} significant up, "
+            f"{self.significant_down} down); mean {fmt.points(self.delta)} {fmt.interval(self.ci_low, self.ci_high)}"
+            f" (level {levels})")
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+  """One line of the claims table."""
+  key: str
+  statement: str
+  condition: str
+  family: str
+  paper: str
+  ours: str
+  refusal_aware: str
+  verdict: str
+  reason: str
+  measured: FamilyResult | None
+  non_refusal: FamilyResult | None
+
+
+@dataclass(frozen=True)
+class Protocols:
+  """Which eval protocols beyond the plain suites a run directory holds."""
+  persona_rows: int = 0
+  attacked_checkpoints: int = 0
+
+
+# Counts and the family's own BH: computed here from SuiteDeltas until xgen.analysis offers them.
+def family_q_values(deltas: Sequence[SuiteDelta]) -> list[float]:
+  """Benjamini-Hochberg q-values over exactly these suites (the claim's family)."""
+  return [float(q) for q in benjamini_hochberg([d.p_value for d in deltas])] if deltas else []
+
+
+def direction_counts(deltas: Sequence[SuiteDelta], q_values: Sequence[float], alpha: float) -> dict[str, int]:
+  """Suites improved, tied and worse, and those significantly up or down at ``alpha`` (by ``q_values``)."""
+  return {"improved": sum(d.delta > 0 for d in deltas), "tied": sum(d.delta == 0 for d in deltas),
+          "worse": sum(d.delta < 0 for d in deltas),
+          "significant_up": sum(d.delta > 0 and q < alpha for d, q in zip(deltas, q_values)),
+          "significant_down": sum(d.delta < 0 and q < alpha for d, q in zip(deltas, q_values))}
+
+
+def pooled_delta(scores: Mapping, condition: str, baseline: str, suites: Sequence[str], *, n_resamples: int,
+                 seed: int) -> BootstrapResult | None:
+  """The mean of ``suites``' paired deltas with a stratified paired bootstrap (None without items)."""
+  strata = [paired_arrays(scores, condition, baseline, suite) for suite in suites]
+  strata = [(cond, base) for ids, cond, base in strata if ids]
+  if not strata:
+    return None
+  return paired_bootstrap_strata(strata, n_resamples=n_resamples,
+                                 seed=derived_seed(seed, "claim", condition, baseline, *suites))
+
+
+def family_result(deltas: Sequence[SuiteDelta], pooled: BootstrapResult, alpha: float) -> FamilyResult:
+  counts = direction_counts(deltas, family_q_values(deltas), alpha)
+  return FamilyResult(suites=len(deltas), **counts, delta=pooled.delta, ci_low=pooled.ci_low,
+                      ci_high=pooled.ci_high, items=sum(d.n_items for d in deltas),
+                      seeds=min(d.n_seeds for d in deltas),
+                      baseline_level=sum(d.baseline_mean for d in deltas) / len(deltas),
+                      condition_level=sum(d.condition_mean for d in deltas) / len(deltas))
+
+
+def claim_deltas(spec: ClaimSpec, deltas: Sequence[SuiteDelta]) -> list[SuiteDelta]:
+  return [d for d in deltas if d.condition == spec.condition and spec.in_family(d.family, d.domain)]
+
+
+def measure(spec: ClaimSpec, scores: Mapping, deltas: Sequence[SuiteDelta], *, baseline: str, alpha: float,
+            n_resamples: int, seed: int) -> FamilyResult | None:
+  """The claim's condition against the baseline on its family (None when it has no suite)."""
+  mine = claim_deltas(spec, deltas)
+  if not mine or spec.condition not in scores or baseline not in scores:
+    return None
+  shared = set(common_suites(scores, spec.condition, baseline))
+  suites = [d.suite for d in mine if d.suite in shared]
+  pooled = pooled_delta(scores, spec.condition, baseline, suites, n_resamples=n_resamples, seed=seed)
+  return None if pooled is None else family_result(mine, pooled, alpha)
+
+
+def seeds_text(seeds: int) -> str:
+  return "one seed per condition" if seeds == 1 else f"{seeds} seeds per condition"
+
+
+def seeds_limit(seeds: int) -> str:
+  """What too few seeds leave the intervals unable to cover."""
+  if seeds <= 1:
+    return "the interval covers item sampling only, not the variation between RL runs"
+  return "too few RL runs to estimate the variation between them"
+
+
+def verdict(spec: ClaimSpec, measured: FamilyResult | None, conditions: Sequence[str],
+            protocols: Protocols) -> tuple[str, str]:
+  """(verdict, reason) for one claim."""
+  if spec.kind in PROTOCOL_KINDS:
+    present = protocols.persona_rows if spec.kind == "persona" else protocols.attacked_checkpoints
+    if not present:
+      return NOT_MEASURABLE, spec.missing
+    return NOT_MEASURABLE, f"{spec.family} are present, but this table does not compare them yet"
+  if spec.condition not in conditions:
+    return NOT_MEASURABLE, spec.missing
+  if measured is None:
+    return NOT_MEASURABLE, f"no {spec.family} were evaluated for {spec.condition}"
+  if measured.seeds < MIN_SEEDS:
+    return NOT_MEASURABLE, f"{seeds_text(measured.seeds)} (at least {MIN_SEEDS} needed): {seeds_limit(measured.seeds)}"
+  interval = f"mean {fmt.points(measured.delta)} {fmt.interval(measured.ci_low, measured.ci_high)}"
+  if spec.kind == "no_gain":
+    if measured.significant_up or measured.ci_low > 0:
+      return NOT_REPRODUCED, f"{measured.significant_up} suites significantly up; {interval}"
+    return REPRODUCED, f"no suite significantly up; {interval}"
+  if measured.ci_low > 0 and 2 * measured.improved > measured.suites:
+    return REPRODUCED, f"{measured.improved} of {measured.suites} improved; {interval} excludes zero"
+  return NOT_REPRODUCED, f"{measured.improved} of {measured.suites} improved; {interval}"
+
+
+def refusal_text(measured: FamilyResult | None, non_refusal: FamilyResult | None) -> str:
+  if measured is None:
+    return fmt.NOT_AVAILABLE
+  if non_refusal is None:
+    return "no item pair without a refusal"
+  if non_refusal.items == measured.items:
+    return f"no item refused by either arm: as measured ({measured.items} item pairs)"
+  return f"{non_refusal.text()}; {non_refusal.items} of {measured.items} item pairs kept"
+
+
+def claim_rows(scores: Mapping, non_refusal_scores: Mapping, deltas: Sequence[SuiteDelta],
+               non_refusal_deltas: Sequence[SuiteDelta], *, baseline: str, alpha: float, n_resamples: int, seed: int,
+               protocols: Protocols = Protocols(), claims: Sequence[ClaimSpec] = CLAIMS) -> list[ClaimRow]:
+  """Every claim's row. ``non_refusal_scores``/``non_refusal_deltas``: the same analysis on the items
+  neither arm refused."""
+  conditions = list(scores)
+  rows = []
+  for spec in claims:
+    settings = dict(baseline=baseline, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    measured = measure(spec, scores, deltas, **settings) if spec.kind not in PROTOCOL_KINDS else None
+    non_refusal = (measure(spec, non_refusal_scores, non_refusal_deltas, **settings)
+                   if measured is not None else None)
+    outcome, reason = verdict(spec, measured, conditions, protocols)
+    rows.append(ClaimRow(key=spec.key, statement=spec.statement, condition=spec.condition or fmt.NOT_AVAILABLE,
+                         family=spec.family, paper=spec.paper,
+                         ours=measured.text() if measured else fmt.NOT_AVAILABLE,
+                         refusal_aware=refusal_text(measured, non_refusal), verdict=outcome, reason=reason,
+                         measured=measured, non_refusal=non_refusal))
+  return rows
+
+
+# --- exports ----------------------------------------------------------------------------------------
+
+TABLE_HEADER = ("claim", "statement", "condition", "test family", "paper", "this study (95% CI, unadjusted)",
+                "neither arm refused", "verdict")
+
+
+def table_cells(row: ClaimRow) -> tuple[str, ...]:
+  """A row's cells in ``TABLE_HEADER`` order (the verdict with its reason)."""
+  return (row.key, row.statement, row.condition, row.family, row.paper, row.ours, row.refusal_aware,
+          f"{row.verdict}: {row.reason}")
+
+
+def flat_row(row: ClaimRow) -> dict:
+  """A row as flat data (CSV columns): the text fields, then the numbers of both comparisons."""
+  flat = {k: v for k, v in dataclasses.asdict(row).items() if k not in ("measured", "non_refusal")}
+  for prefix, result in (("", row.measured), ("non_refusal_", row.non_refusal)):
+    for field in dataclasses.fields(FamilyResult):
+      value = getattr(result, field.name) if result is not None else None
+      flat[prefix + field.name] = float(value) if isinstance(value, (float, np.floating)) else value
+  return flat
+
+
+def claims_markdown(rows: Sequence[ClaimRow], caveats: Sequence[str] = ()) -> str:
+  """The claims table as Markdown, its caveats under it."""
+  def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+  lines = ["| " + " | ".join(TABLE_HEADER) + " |", "| " + " | ".join("---" for _ in TABLE_HEADER) + " |"]
+  lines += ["| " + " | ".join(cell(c) for c in table_cells(row)) + " |" for row in rows]
+  return "\n".join(lines + [""] + [f"- {c}" for c in caveats]).rstrip() + "\n"
+
+
+def claims_csv(rows: Sequence[ClaimRow]) -> str:
+  """One CSV line per claim (``flat_row``); missing numbers are empty."""
+  flat = [flat_row(row) for row in rows]
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=list(flat[0]) if flat else ["key"], lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(flat)
+  return buffer.getvalue()
+
+
+def claims_json(rows: Sequence[ClaimRow], caveats: Sequence[str] = ()) -> str:
+  """The claims and caveats as JSON (every number kept)."""
+  data = {"caveats": list(caveats), "claims": [flat_row(row) for row in rows]}
+  return json.dumps(jsonable(data), indent=1) + "\n"
