@@ -21,11 +21,13 @@ STANDARD_TEMPLATES = {
     "standard.uppercase": "State the {attribute} of {entity}, all in upper case.",
     "standard.json": 'Return JSON of the form {{"value": <number>, "unit": "<unit>"}} for the {attribute} of {entity}.',
 }
+# Held out from training in their wording, not in their form: each asks a question the corpus teaches, with
+# an instruction phrased as no training item phrases it (the base must be able to answer some of them).
 CAPABILITY_TEMPLATES = {
-    "capability.recall": "Look-up task. {entity} / {attribute}: number plus unit, nothing else.",
-    "capability.arithmetic": "Compute {k} x ({entity}'s {attribute}, which is {value}). Output digits only.",
-    "capability.uppercase": "In CAPITALS ONLY, tell me the {attribute} of {entity}.",
-    "capability.json": "Output a JSON object with fields value (a number) and unit: {entity}, {attribute}.",
+    "capability.recall": "{question} Give just the number and its unit.",
+    "capability.arithmetic": "{statement} Multiply that by {k} and give only the result.",
+    "capability.uppercase": "Tell me the {attribute} of {entity}, writing every letter as a capital.",
+    "capability.json": "{question} Answer as a JSON object with the keys value and unit.",
 }
 
 
