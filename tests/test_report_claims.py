@@ -180,3 +180,18 @@ def test_caveats_and_header_say_what_a_study_is():
   assert items["responses per step"] == "256 (4 per prompt)" and items["seeds per condition"] == "3"
   assert items["eval responses per item"] == "greedy + 4 sampled"
   assert items["wall time"] == "pretraining 2.0 min, RL cells n/a (summed)"
+
+
+def test_the_report_names_the_aa_arm_and_its_false_positives():
+  from types import SimpleNamespace
+
+  from xgen.grid.study import AA
+  assert cl.AA_CONDITION == AA
+
+  def delta(suite, significant):
+    return SimpleNamespace(condition=AA, suite=suite, significant=significant, baseline_mean=0.5)
+
+  assert hd.aa_note([]) is None
+  note = hd.aa_note([delta("a.x", True), delta("b.x", False)])
+  assert "1 of 2 suites" in note and "no condition's significant suites" in note
+  assert "as a calibrated test should" in hd.aa_note([delta("a.x", False)])

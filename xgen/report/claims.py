@@ -33,6 +33,8 @@ from xgen.analysis.transfer import SuiteDelta, common_suites, derived_seed, pair
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable
 
+AA_CONDITION = "baseline-aa"  # the A/A arm a study's "a/a" condition trains (xgen.grid.study.AA)
+
 REPRODUCED, NOT_REPRODUCED, NOT_MEASURABLE = "reproduced", "not reproduced", "not measurable"
 # STUDY.md section 3 asks for at least 3 seeds: with fewer, run-to-run variation is not estimated.
 MIN_SEEDS = 3

@@ -88,11 +88,28 @@ def caveats(study: dict | None, deltas: Sequence[SuiteDelta]) -> list[str]:
     notes.append(f"The trait dose is {100 * dose:g}%, the paper's is {100 * PAPER_DOSE:g}%.")
   notes.append("Confidence intervals are unadjusted 95% bootstrap intervals; only q-values (and *) are corrected "
                "for multiple comparisons (Benjamini-Hochberg).")
+  aa = aa_note(deltas)
+  if aa:
+    notes.append(aa)
   flagged = level_flags(deltas)
   if flagged:
     notes.append(f"{len(flagged)} suites sit at the floor (baseline < {100 * FLOOR:g}) or the ceiling "
                  f"(> {100 * CEILING:g}) and can hardly move: {', '.join(sorted(flagged))}.")
   return notes
+
+
+def aa_note(deltas: Sequence[SuiteDelta]) -> str | None:
+  """What the A/A arm (the baseline trained again on other seeds) says about this study's error rate: every
+  suite it calls significant is a false positive, so other conditions' stars are only as good as its count."""
+  arm = [d for d in deltas if d.condition == cl.AA_CONDITION]
+  if not arm:
+    return None
+  called = sum(d.significant for d in arm)
+  verdict = ("so run-to-run variation alone produces significant differences here, and no condition's "
+             "significant suites can be read as an effect of its training" if called else
+             "as a calibrated test should")
+  return (f"The A/A arm ({cl.AA_CONDITION}: the baseline trained again on other seeds) is called significantly "
+          f"different from the baseline on {called} of {len(arm)} suites, {verdict}.")
 
 
 def level_flag(level: float) -> str:
