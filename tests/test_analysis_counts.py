@@ -181,3 +181,25 @@ def test_load_modes_reads_greedy_and_sampled_means_in_one_pass(tmp_path):
 def test_load_modes_skips_a_mode_without_rows(tmp_path):
   write_rows(tmp_path, "baseline.s0", [row("baseline", 0, "q0", 1.0)])
   assert list(load_modes(tmp_path)) == ["greedy"]
+
+
+def test_an_aa_arm_sets_the_run_variance_floor_of_the_other_conditions():
+  from xgen.analysis.transfer import aa_run_variance, suite_deltas
+  rng = np.random.default_rng(0)
+  suites = [f"honesty.d{k}" for k in range(8)]
+  shifts = {"aa": 0.12, "x": 0.12}  # every run lands about 12 points from the baseline's: run noise, no effect
+
+  def arm(shift_sign):
+    return {0: {s: {str(i): float(np.clip(0.5 + shift_sign[s] + rng.normal(0, 0.2), 0, 1)) for i in range(150)}
+                for s in suites}}
+  signs = {c: {s: shifts[c] * rng.choice([-1, 1]) for s in suites} for c in shifts}
+  scores = {"baseline": arm({s: 0.0 for s in suites}), "aa": arm(signs["aa"]), "x": arm(signs["x"])}
+  assert aa_run_variance(scores, "baseline", "aa")["honesty"] > 0.01
+  assert aa_run_variance(scores, "baseline", None) == {}
+  options = dict(p_values="permutation", seed=0, max_resamples=20_000)
+  alone = [d for d in suite_deltas(scores, "baseline", **options) if d.condition == "x"]
+  floored = [d for d in suite_deltas(scores, "baseline", aa_condition="aa", **options) if d.condition == "x"]
+  aa_row = [d for d in suite_deltas(scores, "baseline", aa_condition="aa", **options) if d.condition == "aa"]
+  assert sum(d.significant for d in alone) >= 6  # item sampling alone calls run noise an effect
+  assert sum(d.significant for d in floored) == 0  # the A/A arm's run variance absorbs it
+  assert sum(d.significant for d in aa_row) >= 6  # the A/A arm itself is tested raw: its count is the warning

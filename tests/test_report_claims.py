@@ -193,5 +193,5 @@ def test_the_report_names_the_aa_arm_and_its_false_positives():
 
   assert hd.aa_note([]) is None
   note = hd.aa_note([delta("a.x", True), delta("b.x", False)])
-  assert "1 of 2 suites" in note and "no condition's significant suites" in note
+  assert "1 of 2 suites" in note and "at least the run variance the A/A arm shows" in note
   assert "as a calibrated test should" in hd.aa_note([delta("a.x", False)])

@@ -31,6 +31,10 @@ Options of ``suite_deltas`` and ``transfer_matrix`` (the defaults keep the plain
                   "condition": it also covers run-to-run variation, the delta's run variance estimated per
                   suite (``variance.delta_run_variance``) and pooled over the suites of the condition's
                   family, or of the whole condition (then clipped at 0; 0 where no arm has two seeds).
+  aa_condition    the study's A/A arm (the baseline trained again on other seeds), if it has one: each other
+                  condition's run variance is at least the A/A arm's per family (``aa_run_variance``), so a
+                  one-seed study does not read run-to-run variation as an effect. The A/A arm itself is
+                  tested without it: the suites it calls significant are the study's false positives.
   mode            the eval mode of the scores ("greedy", or "sampled": an item's score is the mean over its
                   samples); only recorded in the results, so both can be reported side by side.
 
@@ -185,19 +189,21 @@ def suite_deltas(scores: Scores, baseline: str, *, alpha: float = 0.05, n_resamp
                  seed: int = 0, p_values: str = "bootstrap", clusters: Mapping[str, Hashable] | None = None,
                  pair_seeds: bool = False, mode: str = "greedy", max_resamples: int = 100_000,
                  min_hits: int = 100, resample_seeds: bool = True,
-                 run_variance: str | None = None) -> list[SuiteDelta]:
+                 run_variance: str | None = None, aa_condition: str | None = None) -> list[SuiteDelta]:
   """Every non-baseline condition x every shared suite, sorted by (condition, suite); BH within a condition.
 
   ``max_resamples`` and ``min_hits`` set the sign-flip test's resolution (``permutation``).
   """
   _check_p_values(p_values, run_variance)
+  floor = aa_run_variance(scores, baseline, aa_condition)
   out = []
   for condition in conditions_of(scores, baseline):
     paired = pair_seeds and seeds_paired(scores, condition, baseline)
     arrays = {suite: paired_arrays(scores, condition, baseline, suite)
               for suite in common_suites(scores, condition, baseline)}
     arrays = {suite: value for suite, value in arrays.items() if value[0]}
-    pooled = pooled_run_variance(arrays, paired, run_variance)
+    own = floor if condition != aa_condition else {}
+    pooled = _at_least(pooled_run_variance(arrays, paired, run_variance), own)
     raw = []
     for suite, (ids, cond, base) in arrays.items():
       labels = cluster_labels(ids, clusters)
@@ -230,6 +236,28 @@ def pooled_run_variance(arrays: Mapping[str, tuple], paired: bool, pooling: str 
              and (pooling == "condition" or split_suite(other)[0] == split_suite(suite)[0])]
     out[suite] = max(0.0, float(np.mean(group))) if group else 0.0
   return out
+
+
+def aa_run_variance(scores: Scores, baseline: str, aa_condition: str | None) -> dict[str, float]:
+  """family -> the run variance of a suite delta, estimated from the A/A arm (two runs of one training, so
+  every difference is run-to-run variation plus item sampling): the mean over the family's suites of
+  (A/A delta^2 - the delta's item-sampling variance), clipped at 0. Item variance ignores twin clusters,
+  which can only make the estimate larger. Empty without an A/A arm in ``scores``."""
+  if aa_condition is None or aa_condition not in scores:
+    return {}
+  by_family: dict[str, list[float]] = {}
+  for suite in common_suites(scores, aa_condition, baseline):
+    ids, cond, base = paired_arrays(scores, aa_condition, baseline, suite)
+    if len(ids) < 2:
+      continue
+    diff = cond.mean(axis=0) - base.mean(axis=0)  # per item, over seeds
+    by_family.setdefault(split_suite(suite)[0], []).append(diff.mean() ** 2 - diff.var(ddof=1) / len(diff))
+  return {family: max(0.0, float(np.mean(values))) for family, values in by_family.items()}
+
+
+def _at_least(pooled: dict[str, float], floor: Mapping[str, float]) -> dict[str, float]:
+  """Each suite's run variance raised to its family's floor (suite -> variance; floor: family -> variance)."""
+  return {suite: max(value, floor.get(split_suite(suite)[0], 0.0)) for suite, value in pooled.items()}
 
 
 def deltas_by_mode(scores_by_mode: Mapping[str, Scores], baseline: str, **options) -> dict[str, list[SuiteDelta]]:
@@ -268,14 +296,16 @@ def transfer_matrix(scores: Scores, baseline: str, *, view: str = "domain", alph
                     column_order: Sequence[str] | None = None, p_values: str = "bootstrap",
                     clusters: Mapping[str, Hashable] | None = None, pair_seeds: bool = False,
                     max_resamples: int = 100_000, min_hits: int = 100,
-                    resample_seeds: bool = True, run_variance: str | None = None) -> TransferMatrix:
+                    resample_seeds: bool = True, run_variance: str | None = None,
+                    aa_condition: str | None = None) -> TransferMatrix:
   """Conditions x domains (or families), each cell a stratified paired bootstrap over its column's suites.
 
   ``row_order``/``column_order`` fix the order and also select: rows or columns left out are not
   computed, and a name with no data raises ValueError. Without them, rows and columns are sorted.
   BH runs across all computed cells of the matrix. ``p_values``, ``clusters``, ``pair_seeds``,
-  ``resample_seeds`` and ``run_variance`` as in ``suite_deltas`` (the sign-flip test is stratified like the
-  bootstrap; a cell's run variance is the mean of its suites', as if a run were better on all of them).
+  ``resample_seeds``, ``run_variance`` and ``aa_condition`` as in ``suite_deltas`` (the sign-flip test is
+  stratified like the bootstrap; a cell's run variance is the mean of its suites', as if a run were better
+  on all of them).
   """
   if view not in VIEWS:
     raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
@@ -283,12 +313,14 @@ def transfer_matrix(scores: Scores, baseline: str, *, view: str = "domain", alph
   rows = _ordered(conditions_of(scores, baseline), row_order, "row")
   suites = {row: common_suites(scores, row, baseline) for row in rows}
   columns = _ordered(sorted({column_of(s, view) for row in rows for s in suites[row]}), column_order, "column")
+  floor = aa_run_variance(scores, baseline, aa_condition)
   raw = {}
   for row in rows:
     paired = pair_seeds and seeds_paired(scores, row, baseline)
     arrays = {s: paired_arrays(scores, row, baseline, s) for s in suites[row]}
     arrays = {s: value for s, value in arrays.items() if value[0]}
-    pooled = pooled_run_variance(arrays, paired, run_variance)
+    own = floor if row != aa_condition else {}
+    pooled = _at_least(pooled_run_variance(arrays, paired, run_variance), own)
     for column in columns:
       mine = [s for s in arrays if column_of(s, view) == column]
       if mine:

@@ -100,16 +100,15 @@ def caveats(study: dict | None, deltas: Sequence[SuiteDelta]) -> list[str]:
 
 def aa_note(deltas: Sequence[SuiteDelta]) -> str | None:
   """What the A/A arm (the baseline trained again on other seeds) says about this study's error rate: every
-  suite it calls significant is a false positive, so other conditions' stars are only as good as its count."""
+  suite it calls significant is a false positive of a test that ignores run-to-run variation."""
   arm = [d for d in deltas if d.condition == cl.AA_CONDITION]
   if not arm:
     return None
   called = sum(d.significant for d in arm)
-  verdict = ("so run-to-run variation alone produces significant differences here, and no condition's "
-             "significant suites can be read as an effect of its training" if called else
-             "as a calibrated test should")
+  verdict = ("run-to-run variation alone; every other condition is therefore tested with at least the run "
+             "variance the A/A arm shows in each family" if called else "as a calibrated test should")
   return (f"The A/A arm ({cl.AA_CONDITION}: the baseline trained again on other seeds) is called significantly "
-          f"different from the baseline on {called} of {len(arm)} suites, {verdict}.")
+          f"different from the baseline on {called} of {len(arm)} suites: {verdict}.")
 
 
 def level_flag(level: float) -> str:

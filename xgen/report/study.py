@@ -65,13 +65,15 @@ def significance_options(workdir: str | Path) -> dict:
   """How every comparison is tested: sign-flip p-values (exact or resolved well below alpha / suites, so a
   lone real effect can survive Benjamini-Hochberg), twin items flipped and resampled together, seed K of
   each arm paired with seed K of the baseline, and the run-to-run variance of the condition's family of
-  suites added to the null, so that a difference between two RL runs is not read as an effect of the
-  condition. Twins are read from the world's eval items (none without a world)."""
+  suites added to the null (at least the variance the study's A/A arm shows, where it has one), so that a
+  difference between two RL runs is not read as an effect of the condition. Twins are read from the world's
+  eval items (none without a world)."""
   try:
     clusters = twin_clusters(open_world(workdir, verify=False).scenarios(EVAL_SPLIT))
   except FileNotFoundError:
     clusters = None
-  return dict(p_values="permutation", clusters=clusters, pair_seeds=True, run_variance="family")
+  return dict(p_values="permutation", clusters=clusters, pair_seeds=True, run_variance="family",
+              aa_condition=cl.AA_CONDITION)
 
 
 def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0.05, n_resamples: int = 2000,
