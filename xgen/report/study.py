@@ -19,8 +19,9 @@ from typing import Mapping, Sequence
 
 from xgen import rundir
 from xgen.analysis.clusters import twin_clusters
+from xgen.analysis.counts import counts_by_group
 from xgen.analysis.load import load_scores
-from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix, win_counts
+from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix
 from xgen.report import claims as cl
 from xgen.report import header as hd
 from xgen.report.exports import FORMATS, write_matrix
@@ -142,9 +143,10 @@ def summary_lines(analysis: StudyAnalysis) -> list[str]:
   one_seed = max((d.n_seeds for d in analysis.deltas), default=1) == 1
   resampled = "items only: one seed per condition" if one_seed else "items and seeds"
   lines = [f"Every condition is compared with the compute-matched '{analysis.baseline}' on the same eval items "
-           f"(paired bootstrap over {resampled}; Benjamini-Hochberg at {analysis.matrices['domain'].alpha:g})."]
-  for condition in analysis.conditions[1:]:
-    lines.append(f"{condition}: {win_counts(analysis.deltas, condition).text}")
+           f"(sign-flip p-values, intervals by paired bootstrap over {resampled}; Benjamini-Hochberg at "
+           f"{analysis.matrices['domain'].alpha:g}). Alignment and capability suites are counted apart."]
+  for counts in counts_by_group(analysis.deltas):
+    lines.append(f"{counts.condition}, {counts.group} suites: {counts.text}")
   return lines
 
 
