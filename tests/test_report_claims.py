@@ -195,3 +195,19 @@ def test_the_report_names_the_aa_arm_and_its_false_positives():
   note = hd.aa_note([delta("a.x", True), delta("b.x", False)])
   assert "1 of 2 suites" in note and "at least the run variance the A/A arm shows" in note
   assert "as a calibrated test should" in hd.aa_note([delta("a.x", False)])
+
+
+def test_sampled_responses_are_analysed_beside_greedy(tmp_path):
+  import dataclasses
+  for condition, shift in (("baseline", 0.0), ("trait-all", 0.5)):
+    suite = "honesty_pressure.law"
+    greedy = [eval_row(condition, suite, i, (i % 2) / 2, refused=False) for i in range(16)]
+    sampled = [dataclasses.replace(eval_row(condition, suite, i, min(1.0, (k % 2) + shift), refused=False),
+                                   mode="sampled", sample=k) for i in range(16) for k in range(3)]
+    write_eval_file(rundir.eval_file(tmp_path, f"{condition}.s0", suite), greedy + sampled)
+  analysis = analyse(tmp_path, n_resamples=200)
+  assert [d.mode for d in analysis.sampled] == ["sampled"] and analysis.deltas[0].delta == 0
+  # each item's sampled score is the mean of its three samples: (0 + 1 + 0) / 3, and (0.5 + 1 + 0.5) / 3
+  assert analysis.sampled[0].baseline_mean == pytest.approx(1 / 3)
+  assert analysis.sampled[0].condition_mean == pytest.approx(2 / 3)
+  assert any("sampled:" in line for line in summary_lines(analysis))

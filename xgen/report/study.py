@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from xgen import rundir
 from xgen.analysis.clusters import twin_clusters
 from xgen.analysis.counts import counts_by_group
-from xgen.analysis.load import load_scores
+from xgen.analysis.load import load_modes
 from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix
 from xgen.report import claims as cl
 from xgen.report import header as hd
@@ -52,6 +52,7 @@ class StudyAnalysis:
   scores: Mapping = dataclasses.field(default_factory=dict, repr=False, compare=False)
   n_resamples: int = 2000
   seed: int = 0
+  sampled: list[SuiteDelta] = dataclasses.field(default_factory=list)  # the same, each item the mean of its samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +80,8 @@ def significance_options(workdir: str | Path) -> dict:
 
 def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0.05, n_resamples: int = 2000,
             seed: int = 0, condition_order: Sequence[str] | None = None) -> StudyAnalysis:
-  scores, refusals = load_scores(workdir)
+  modes = load_modes(workdir)
+  scores, refusals = modes.get("greedy", ({}, {}))
   if baseline not in scores:
     raise FileNotFoundError(f"{rundir.eval_dir(workdir)}: no evaluated checkpoint of the baseline condition "
                             f"'{baseline}' (conditions evaluated: {', '.join(sorted(scores)) or 'none'})")
@@ -91,10 +93,12 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
   tests = dict(alpha=alpha, n_resamples=n_resamples, seed=seed, **significance_options(workdir))
   deltas = suite_deltas(scores, baseline, **tests)
   matrices = {view: transfer_matrix(scores, baseline, view=view, row_order=order, **tests) for view in VIEWS}
+  sampled_scores = modes.get("sampled", ({}, {}))[0]
+  sampled = suite_deltas(sampled_scores, baseline, mode="sampled", **tests) if baseline in sampled_scores else []
   refusal: dict[str, dict[str, float]] = {}
   for (condition, suite), rate in refusals.items():
     refusal.setdefault(condition, {})[suite] = rate
-  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed)
+  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed, sampled)
 
 
 def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
@@ -147,6 +151,9 @@ def summary_lines(analysis: StudyAnalysis) -> list[str]:
            f"{analysis.matrices['domain'].alpha:g}). Alignment and capability suites are counted apart."]
   for counts in counts_by_group(analysis.deltas):
     lines.append(f"{counts.condition}, {counts.group} suites: {counts.text}")
+  if analysis.sampled:
+    lines.append("With sampled responses (each item scored by the mean of its samples, temperature as in eval):")
+    lines += [f"{c.condition}, {c.group} suites, sampled: {c.text}" for c in counts_by_group(analysis.sampled)]
   return lines
 
 
