@@ -211,3 +211,13 @@ def test_sampled_responses_are_analysed_beside_greedy(tmp_path):
   assert analysis.sampled[0].baseline_mean == pytest.approx(1 / 3)
   assert analysis.sampled[0].condition_mean == pytest.approx(2 / 3)
   assert any("sampled:" in line for line in summary_lines(analysis))
+
+
+def test_the_notes_give_item_seed_and_run_spread_per_family():
+  from types import SimpleNamespace
+
+  from xgen.report.study import variance_lines
+  scores = make_scores(shifts={cl.AA_CONDITION: (0.0, 0.0)})
+  lines = variance_lines(SimpleNamespace(baseline="baseline", scores=scores))
+  assert len(lines) == 4  # honesty_pressure, sycophancy, capability, healthbench
+  assert all("items" in line and "(3 seeds)" in line and "runs (A/A delta)" in line for line in lines)

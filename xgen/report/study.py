@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -21,7 +22,8 @@ from xgen import rundir
 from xgen.analysis.clusters import twin_clusters
 from xgen.analysis.counts import counts_by_group
 from xgen.analysis.load import load_modes
-from xgen.analysis.transfer import SuiteDelta, TransferMatrix, suite_deltas, transfer_matrix
+from xgen.analysis.variance import variance_by_family
+from xgen.analysis.transfer import SuiteDelta, TransferMatrix, aa_run_variance, suite_deltas, transfer_matrix
 from xgen.report import claims as cl
 from xgen.report import header as hd
 from xgen.report.exports import FORMATS, write_matrix
@@ -190,7 +192,24 @@ def report_notes(analysis: StudyAnalysis) -> list[str]:
           "what RL on standard data alone changed.",
           "Confidence intervals are unadjusted 95% paired bootstrap intervals; q-values are Benjamini-Hochberg "
           "adjusted (within a condition for suites, across the matrix for its cells, within a claim's family "
-          "for the claims table)."]
+          "for the claims table).", *variance_lines(analysis)]
+
+
+def variance_lines(analysis: StudyAnalysis) -> list[str]:
+  """Per eval family, how much a suite mean moves with the items drawn, between seeds of the baseline, and
+  between two runs of the baseline (the A/A arm), in points (standard deviations)."""
+  if analysis.baseline not in analysis.scores:
+    return []
+  runs = aa_run_variance(analysis.scores, analysis.baseline, cl.AA_CONDITION)
+  lines = []
+  for split in variance_by_family(analysis.scores, analysis.baseline):
+    parts = [f"items {100 * math.sqrt(split.item_term):.1f}"]
+    if math.isfinite(split.seed_variance):
+      parts.append(f"seeds {100 * math.sqrt(max(split.seed_variance, 0.0)):.1f} ({split.n_seeds} seeds)")
+    if split.family in runs:
+      parts.append(f"runs (A/A delta) {100 * math.sqrt(runs[split.family]):.1f}")
+    lines.append(f"Spread of a {split.family} suite mean of the baseline, sd in points: {', '.join(parts)}.")
+  return lines
 
 
 def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis, *, title: str,
