@@ -317,3 +317,11 @@ def main() -> None:
 
 if __name__ == "__main__":
   sys.exit(main())
+
+
+def test_an_exact_p_value_with_run_variance_never_passes_one():
+  # A tie everywhere (delta 0) with run variance: every flip reaches |T|, and the normal tail masses sum to 1
+  # up to rounding (a quickstart suite gave 1.0000000000169886, which Benjamini-Hochberg rejects).
+  condition = np.zeros((1, 7))
+  result = sign_flip_test(condition, condition.copy(), seed=0, run_variance=0.0022)
+  assert result.exact and 0.0 <= result.p_value <= 1.0

@@ -148,8 +148,9 @@ def flip_p_value(weights: np.ndarray, rng: np.random.Generator, *, min_hits: int
   common = dict(delta=observed, n_units=n_units, n_clusters=weights.shape[1], n_seed_pairs=n_seed_pairs)
   if n_units <= max_exact_units:
     hits, mass = _exact_hits(weights, flip_rows, threshold, run_sd)
-    return PermutationResult(p_value=float(mass / 2 ** n_units), n_resamples=2 ** n_units, hits=hits, exact=True,
-                             **common)
+    # The run-variance mass is a sum of normal tail probabilities: rounding can take it a hair past 1.
+    return PermutationResult(p_value=min(1.0, float(mass / 2 ** n_units)), n_resamples=2 ** n_units, hits=hits,
+                             exact=True, **common)
   hits, drawn, stopped = _sequential_hits(weights, flip_rows, threshold, rng, min_hits, max_resamples, run_sd)
   p_value = hits / drawn if stopped else (hits + 1) / (max_resamples + 1)
   return PermutationResult(p_value=float(p_value), n_resamples=drawn, hits=hits, exact=False, **common)
