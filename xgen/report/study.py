@@ -108,8 +108,8 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   evals, records = read_eval_records(workdir), read_study_records(workdir)
   alpha, needed = analysis.matrices["domain"].alpha, {analysis.baseline, *(c.condition for c in cl.CLAIMS)}
   non_refusal = {c: seeds for c, seeds in evals.non_refusal.items() if c in needed}
-  non_refusal_deltas = (suite_deltas(non_refusal, analysis.baseline, alpha=alpha, n_resamples=analysis.n_resamples,
-                                     seed=analysis.seed) if analysis.baseline in non_refusal else [])
+  tests = dict(alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, **significance_options(workdir))
+  non_refusal_deltas = suite_deltas(non_refusal, analysis.baseline, **tests) if analysis.baseline in non_refusal else []
   rows = cl.claim_rows(analysis.scores, non_refusal, analysis.deltas, non_refusal_deltas, baseline=analysis.baseline,
                        alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, protocols=evals.protocols)
   header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
