@@ -61,6 +61,8 @@ def test_each_claim_is_tested_on_its_own_family(three_seeds):
   c2, c3 = three_seeds["C2"].measured, three_seeds["C3"].measured
   assert (three_seeds["C1"].measured.suites, c2.suites, c3.suites) == (10, 6, 4)  # all, non-health, health
   assert c2.improved == c2.significant_up == 6 and c2.delta == pytest.approx(0.12, abs=0.01)
+  assert c2.worse == c2.tied == 0 and c2.sign_test_p == pytest.approx(2 / 2 ** 6)  # all 6 up: two-sided 1/32
+  assert "sign test p = 0.031" in c2.text()
   assert three_seeds["C2"].family == "non-health suites" and three_seeds["C3"].condition == "without-health+science"
 
 

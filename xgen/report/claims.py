@@ -28,7 +28,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_bootstrap_strata
+from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
+from xgen.analysis.counts import claim_counts, family_q_values
 from xgen.analysis.transfer import SuiteDelta, common_suites, derived_seed, paired_arrays
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable
@@ -101,6 +102,7 @@ class FamilyResult:
   worse: int
   significant_up: int
   significant_down: int
+  sign_test_p: float    # two-sided exact sign test, improved vs worse (ties dropped)
   delta: float          # the mean of the suites' deltas
   ci_low: float         # unadjusted 95% interval of that mean
   ci_high: float
@@ -111,8 +113,9 @@ class FamilyResult:
 
   def text(self) -> str:
     levels = f"{fmt.points(self.baseline_level, signed=False)} -> {fmt.points(self.condition_level, signed=False)}"
-    return (f"{self.improved} of {self.suites} improved ({self.significant_up} significant up, "
-            f"{self.significant_down} down); mean {fmt.points(self.delta)} {fmt.interval(self.ci_low, self.ci_high)}"
+    return (f"{self.improved} of {self.suites} improved, {self.tied} tied, {self.worse} worse "
+            f"({self.significant_up} significant up, {self.significant_down} down; sign test p = "
+            f"{self.sign_test_p:.2g}); mean {fmt.points(self.delta)} {fmt.interval(self.ci_low, self.ci_high)}"
             f" (level {levels})")
 
 
@@ -140,19 +143,6 @@ class Protocols:
 
 
 # Counts and the family's own BH: computed here from SuiteDeltas until xgen.analysis offers them.
-def family_q_values(deltas: Sequence[SuiteDelta]) -> list[float]:
-  """Benjamini-Hochberg q-values over exactly these suites (the claim's family)."""
-  return [float(q) for q in benjamini_hochberg([d.p_value for d in deltas])] if deltas else []
-
-
-def direction_counts(deltas: Sequence[SuiteDelta], q_values: Sequence[float], alpha: float) -> dict[str, int]:
-  """Suites improved, tied and worse, and those significantly up or down at ``alpha`` (by ``q_values``)."""
-  return {"improved": sum(d.delta > 0 for d in deltas), "tied": sum(d.delta == 0 for d in deltas),
-          "worse": sum(d.delta < 0 for d in deltas),
-          "significant_up": sum(d.delta > 0 and q < alpha for d, q in zip(deltas, q_values)),
-          "significant_down": sum(d.delta < 0 and q < alpha for d, q in zip(deltas, q_values))}
-
-
 def pooled_delta(scores: Mapping, condition: str, baseline: str, suites: Sequence[str], *, n_resamples: int,
                  seed: int) -> BootstrapResult | None:
   """The mean of ``suites``' paired deltas with a stratified paired bootstrap (None without items)."""
@@ -165,8 +155,14 @@ def pooled_delta(scores: Mapping, condition: str, baseline: str, suites: Sequenc
 
 
 def family_result(deltas: Sequence[SuiteDelta], pooled: BootstrapResult, alpha: float) -> FamilyResult:
-  counts = direction_counts(deltas, family_q_values(deltas), alpha)
-  return FamilyResult(suites=len(deltas), **counts, delta=pooled.delta, ci_low=pooled.ci_low,
+  """The claim's family: counts with significance by Benjamini-Hochberg over exactly its suites, and the
+  pooled mean with its interval."""
+  members = [(d.condition, d.suite) for d in deltas]
+  condition = deltas[0].condition
+  counts = claim_counts(deltas, condition, group="claim", q_values=family_q_values(deltas, members), alpha=alpha)
+  return FamilyResult(suites=len(deltas), improved=counts.improved, tied=counts.tied, worse=counts.worse,
+                      significant_up=counts.significant_up, significant_down=counts.significant_down,
+                      sign_test_p=counts.sign_test_p, delta=pooled.delta, ci_low=pooled.ci_low,
                       ci_high=pooled.ci_high, items=sum(d.n_items for d in deltas),
                       seeds=min(d.n_seeds for d in deltas),
                       baseline_level=sum(d.baseline_mean for d in deltas) / len(deltas),
