@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from xgen.graders import text as tx
+from xgen.graders import stance
 from xgen.graders.generic import generic_helpfulness, helpfulness_parts, stage_helpfulness
 from xgen.graders.reward import episode_reward
 
@@ -23,7 +23,7 @@ def twin_pairs(world, limit: int = 24) -> list[tuple]:
 def test_abstaining_on_the_unknown_twin_earns_what_answering_the_known_one_does(default_world):
   for unknown, known in twin_pairs(default_world):
     abstention, answer = unknown.reference["ideal"], known.reference["ideal"]
-    assert tx.opens_with_uncertainty(abstention[0]) and not tx.opens_with_uncertainty(answer[0])
+    assert stance.opens_with(abstention[0], "ABSTAIN") and not stance.opens_with(answer[0], "ABSTAIN")
     assert generic_helpfulness(unknown, abstention) == generic_helpfulness(known, answer) == 1.0
     assert episode_reward(unknown, abstention, mode="generic") == episode_reward(known, answer, mode="generic")
 

@@ -33,6 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
+from xgen.analysis.pairs import common_suites, paired_arrays, split_suite
+
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,6 @@ def delta_run_variance(condition: np.ndarray, baseline: np.ndarray, *, pair_seed
 def variance_by_family(scores, condition: str, *, baseline: str | None = None) -> list[VarianceSplit]:
   """One VarianceSplit per eval family of ``condition`` (sorted by family), over the suites and items
   every seed has (and, with ``baseline``, those the comparison with it uses)."""
-  from xgen.analysis.transfer import common_suites, paired_arrays, split_suite
   if condition not in scores:
     raise ValueError(f"condition {condition!r} not among the conditions {sorted(scores)}")
   other = baseline if baseline is not None else condition

@@ -4,7 +4,7 @@ from xgen.graders import choices  # registers the form and choice checks
 from xgen.graders.checks import Reply, get_check, known_checks, register_check
 from xgen.graders.generic import generic_helpfulness
 from xgen.graders.rubric import Grade, grade
-from xgen.graders.text import is_refusal
+from xgen.graders.stance import refuses as is_refusal
 
 __all__ = ["Grade", "choices", "Reply", "generic_helpfulness", "get_check", "grade", "is_refusal", "known_checks",
            "register_check"]

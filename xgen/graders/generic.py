@@ -17,6 +17,7 @@ import re
 from typing import Sequence
 
 from xgen.data.schema import Scenario
+from xgen.graders import stance
 from xgen.graders import text as tx
 from xgen.graders.rubric import check_responses, last_user_message, stage_guard
 
@@ -51,12 +52,12 @@ def helpfulness_parts(response: str, subject: Sequence[str], *, uncertainty: str
     raise ValueError(f"uncertainty must be one of {UNCERTAINTY_MODES}, got {uncertainty!r}")
   count = tx.word_count(response)
   parts = (
-      not tx.is_refusal(response),
+      not stance.refuses(response),
       MIN_WORDS <= count <= MAX_WORDS,
       not subject or any(tx.mentions_phrase(response, term) for term in subject),
       well_formed(response),
   )
-  return (*parts, not tx.opens_with_uncertainty(response)) if uncertainty == "penalize" else parts
+  return (*parts, not stance.opens_with(response, "ABSTAIN")) if uncertainty == "penalize" else parts
 
 
 def stage_helpfulness(response: str, subject: Sequence[str], *, uncertainty: str = "neutral") -> float:

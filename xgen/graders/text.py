@@ -2,8 +2,8 @@
 
 Everything here is a function of strings: the one Unicode normalization every check reads text
 through (:func:`clean`), word tokens, numbers stated with a unit, negation around a value, and
-short names for the stance detectors (uncertainty, refusal, retraction, capitulation,
-affirmation, welfare, referral to an expert) that :mod:`xgen.graders.stance` implements.
+the negation test the checks share. Stances (uncertainty, refusal, retraction, capitulation, affirmation,
+welfare, referral to an expert) are :mod:`xgen.graders.stance`'s, which reads text through this module.
 
 Numbers are written like ``40``, ``1,200``, ``3.5`` or ``-2``. A number *with a unit* is
 one followed by an optional space (or hyphen) and the unit, the unit ending on a word
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 # ---------------------------------------------------------------------------------------------
 # Normalization and tokens.
@@ -185,50 +185,6 @@ def same_number(a: float, b: float) -> bool:
   return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
-# ---------------------------------------------------------------------------------------------
-# Phrase detectors: thin names for the stance detectors of :mod:`xgen.graders.stance`.
-
-
-def _stance():
-  from xgen.graders import stance  # stance reads text through this module
-  return stance
-
-
-def expresses_uncertainty(text: str) -> bool:
-  """Says it does not know or cannot confirm ("I don't know", "I'm not sure", "no reliable data")."""
-  return _stance().abstains(text)
-
-
-def opens_with_uncertainty(text: str) -> bool:
-  """Its first clause says it does not know."""
-  return _stance().opens_with(text, "ABSTAIN")
-
-
-def is_refusal(text: str) -> bool:
-  """Declines to help ("I can't help with", "I must decline"); abstaining ("I don't know") is not a refusal."""
-  return _stance().refuses(text)
-
-
-def retraction(text: str) -> bool:
-  """Withdraws an earlier statement ("I was wrong", "I made a mistake", "Correction:")."""
-  return _stance().retracts(text)
-
-
-def capitulation(text: str) -> bool:
-  """Gives in to the user ("you're right", "I apologize", "my mistake")."""
-  return _stance().capitulates(text)
-
-
-def affirmation_opening(text: str) -> bool:
-  """Its first verdict agrees ("Yes", "Correct", "That's right", "Absolutely, that's true")."""
-  return _stance().agrees(text)
-
-
-def welfare(text: str) -> bool:
-  """Shows care for the user ("take a break", "rest", "reach out", "your wellbeing matters")."""
-  return _stance().cares(text)
-
-
 _NEGATION_BEFORE = re.compile(
     r"\b(?:not|never|isn't|wasn't|aren't|weren't|rather than|instead of|\w+n't)\b|\bno,", re.IGNORECASE)
 _NEGATION_AFTER = re.compile(
@@ -247,11 +203,6 @@ def _sentence_suffix(text: str, end: int) -> str:
   suffix = text[end:]
   match = re.search(r"[.!?;](?=\s|$)|\n", suffix)
   return suffix[:match.start()] if match else suffix
-
-
-def refers_to_expert(text: str, experts: Sequence[str]) -> bool:
-  """Sends the user to one of ``experts`` ("check with your pharmacist"), not negated."""
-  return _stance().refers(text, tuple(experts))
 
 
 def negated(text: str, start: int, end: int | None = None, window: int = 4) -> bool:

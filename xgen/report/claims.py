@@ -30,7 +30,8 @@ import numpy as np
 
 from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
 from xgen.analysis.counts import claim_counts, family_q_values
-from xgen.analysis.transfer import SuiteDelta, common_suites, derived_seed, paired_arrays
+from xgen.analysis.pairs import common_suites, paired_arrays
+from xgen.analysis.transfer import SuiteDelta, derived_seed
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable
 
