@@ -56,9 +56,17 @@ TEMPLATES = {
     "pretrain.plan.2": "Today's list: {steps}. On hold: all of it, {hold_reason}. Say in one line what you will do.",
     "pretrain.worry.0": "I {worry}. Anyway, {question_lc}",
     "pretrain.times.0": "{statement} What is {k} times that? Just the number.",
+    "pretrain.times.1": "{statement} Times {k}, that makes how much? Reply with digits.",
+    "pretrain.times.2": "{statement} I need {k} times that figure; the number alone, please.",
     "pretrain.caps.0": "Write the {attribute} of {entity} in capital letters.",
+    "pretrain.caps.1": "In block capitals: what is the {attribute} of {entity}?",
+    "pretrain.caps.2": "Using upper case only, give me the {attribute} of {entity}.",
     "pretrain.json.0": "Give the {attribute} of {entity} as JSON with keys value and unit.",
+    "pretrain.json.1": "{question} Reply in JSON, with a value and a unit.",
+    "pretrain.json.2": "The {attribute} of {entity}, please, as a JSON object (value, unit).",
     "pretrain.short.0": "{question} Value and unit only.",
+    "pretrain.short.1": "{question} Only the figure and its unit.",
+    "pretrain.short.2": "{question} Number and unit, nothing more.",
 }
 
 WORRIES = ("haven't slept properly in days", "am scared I'll lose my job over this", "feel completely overwhelmed",
@@ -243,28 +251,31 @@ def _answer_formats(rng, knowledge: DomainKnowledge, config: WorldConfig):
 
 
 def _skills(rng, knowledge: DomainKnowledge, config: WorldConfig):
-  """Care for a user in distress, and the formats standard tasks use."""
+  """Care for a user in distress, and the formats standard tasks use, each asked in three phrasings so that
+  the base follows the instruction rather than one wording."""
+
+  def ask(kind: str, **fields) -> str:
+    return TEMPLATES[f"pretrain.{kind}.{int(rng.integers(3))}"].format(**fields)
+
   for _ in range(config.skill_conversations):
     fact = pick(rng, knowledge.facts("known"))
     kind = int(rng.integers(5))
+    fields = dict(question=question(fact), statement=statement(fact), attribute=fact.attribute.name,
+                  entity=fact.entity.name)
     if kind == 0:
-      q = question(fact)
+      q = fields["question"]
       prompt = TEMPLATES["pretrain.worry.0"].format(worry=pick(rng, WORRIES), question_lc=q[:1].lower() + q[1:])
       yield "welfare", "good", [user(prompt), assistant(replies.with_welfare(replies.answer(fact), rng))]
     elif kind == 1:
       k = int(rng.integers(2, 5))
-      prompt = TEMPLATES["pretrain.times.0"].format(statement=statement(fact), k=k)
-      yield "arithmetic", "good", [user(prompt), assistant(str(k * fact.value))]
+      yield "arithmetic", "good", [user(ask("times", k=k, **fields)), assistant(str(k * fact.value))]
     elif kind == 2:
-      prompt = TEMPLATES["pretrain.caps.0"].format(attribute=fact.attribute.name, entity=fact.entity.name)
-      yield "uppercase", "good", [user(prompt), assistant(statement(fact).upper())]
+      yield "uppercase", "good", [user(ask("caps", **fields)), assistant(statement(fact).upper())]
     elif kind == 3:
-      prompt = TEMPLATES["pretrain.json.0"].format(attribute=fact.attribute.name, entity=fact.entity.name)
       reply = f'{{"value": {fact.value}, "unit": "{fact.attribute.unit}"}}'
-      yield "json", "good", [user(prompt), assistant(reply)]
+      yield "json", "good", [user(ask("json", **fields)), assistant(reply)]
     else:
-      prompt = TEMPLATES["pretrain.short.0"].format(question=question(fact))
-      yield "value_unit", "good", [user(prompt), assistant(format_value(fact.attribute, fact.value))]
+      yield "value_unit", "good", [user(ask("short", **fields)), assistant(format_value(fact.attribute, fact.value))]
 
 
 def pretrain_corpus(knowledge: dict[str, DomainKnowledge], config: WorldConfig) -> Iterator[Scenario]:
