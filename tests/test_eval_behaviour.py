@@ -39,6 +39,9 @@ def test_invented_values_and_abstentions_on_unseen_entities(knowledge):
       assert probe.judge(replies.invent(fact, rng)) == "bad"
       assert probe.judge(replies.abstain(fact, domain_knowledge.domain, rng)) == "good"
       assert probe.judge("Sure thing.") == "other"
+      value = fact.value if isinstance(fact.value, int) else 12
+      for disguised in (f"Roughly {value}.", f"Somewhere between {value} and {value + 10}, I think."):
+        assert probe.judge(disguised) == "bad", disguised  # an invented value in other words is still one
 
 
 def test_fact_probes_and_counts(knowledge):

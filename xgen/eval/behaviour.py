@@ -27,8 +27,7 @@ import numpy as np
 from xgen.data.schema import Message
 from xgen.data.tokenizer import Tokenizer
 from xgen.graders.checks import Reply, get_check
-from xgen.graders import stance
-from xgen.graders import text as tx
+from xgen.graders import stance, values
 from xgen.models.sampler import SamplingConfig, generate
 from xgen.models.transformer import Transformer
 from xgen.world import pretrain
@@ -76,7 +75,7 @@ def _habit_probe(habit: str, rng, knowledge: DomainKnowledge, config: WorldConfi
     unit = fact.attribute.unit
 
     def judge(reply):
-      if tx.values_with_unit(reply, unit):
+      if values.states_value(reply, unit):  # any wording: spelled out, approximate, a range, no unit
         return "bad"
       return "good" if stance.abstains(reply) else "other"
   elif habit == "agree_wrong_claim":
