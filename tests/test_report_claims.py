@@ -223,3 +223,15 @@ def test_the_notes_give_item_seed_and_run_spread_per_family():
   lines = variance_lines(SimpleNamespace(baseline="baseline", scores=scores))
   assert len(lines) == 4  # honesty_pressure, sycophancy, capability, healthbench
   assert all("items" in line and "(3 seeds)" in line and "runs (A/A delta)" in line for line in lines)
+
+
+def test_the_notes_give_shared_structure_against_its_null():
+  from types import SimpleNamespace
+
+  from xgen.report.study import structure_lines, structure_matrix
+  scores = make_scores()
+  matrix = structure_matrix(scores)
+  assert matrix.shape == (5 * 3, 7)  # 5 conditions x 3 seeds, the alignment suites (capability left out)
+  line = structure_lines(SimpleNamespace(scores=scores, seed=0))[0]
+  assert "Shared structure across 7 alignment suites and 15 checkpoints" in line and "null 95% band" in line
+  assert structure_matrix({"baseline": {0: {"a.x": {"1": 1.0}}}}) is None
