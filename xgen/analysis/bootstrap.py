@@ -89,13 +89,7 @@ def paired_bootstrap_strata(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, 
   or one integer label per item); ``pair_seeds`` draws row k of both arms together; ``resample_seeds=False``
   keeps the seeds as they are.
   """
-  pairs = [_checked_pair(c, b) for c, b in strata]
-  if not pairs:
-    raise ValueError("paired_bootstrap_strata needs at least one stratum")
-  n_cond, n_base = pairs[0][0].shape[0], pairs[0][1].shape[0]
-  if any(c.shape[0] != n_cond or b.shape[0] != n_base for c, b in pairs):
-    raise ValueError("every stratum must have the same seed counts per arm "
-                     f"(got {[(c.shape[0], b.shape[0]) for c, b in pairs]})")
+  pairs, n_cond, n_base = checked_strata(strata, "paired_bootstrap_strata")
   _check_settings(n_resamples, confidence)
   if pair_seeds and n_cond != n_base:
     raise ValueError(f"pair_seeds needs equal seed counts in both arms, got {n_cond} and {n_base}")
@@ -161,7 +155,20 @@ def checked_clusters(clusters, n_items: Sequence[int]) -> list[np.ndarray | None
   return out
 
 
-def _checked_pair(condition, baseline) -> tuple[np.ndarray, np.ndarray]:
+def checked_strata(strata, caller: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], int, int]:
+  """(checked pairs, seeds of the condition, seeds of the baseline): at least one stratum, every stratum
+  with the same seed counts per arm (row k is one training run in every stratum)."""
+  pairs = [checked_pair(c, b) for c, b in strata]
+  if not pairs:
+    raise ValueError(f"{caller} needs at least one stratum")
+  n_cond, n_base = pairs[0][0].shape[0], pairs[0][1].shape[0]
+  if any(c.shape[0] != n_cond or b.shape[0] != n_base for c, b in pairs):
+    raise ValueError("every stratum must have the same seed counts per arm "
+                     f"(got {[(c.shape[0], b.shape[0]) for c, b in pairs]})")
+  return pairs, n_cond, n_base
+
+
+def checked_pair(condition, baseline) -> tuple[np.ndarray, np.ndarray]:
   """Both arms as float arrays [seeds, items] with matching item counts and finite values."""
   cond, base = np.asarray(condition, dtype=float), np.asarray(baseline, dtype=float)
   for name, arm in (("condition", cond), ("baseline", base)):

@@ -53,7 +53,7 @@ from typing import Sequence
 
 import numpy as np
 
-from xgen.analysis.bootstrap import _checked_pair, checked_clusters
+from xgen.analysis.bootstrap import checked_clusters, checked_strata
 
 # At most this many sign draws per [patterns, units] block.
 _BLOCK_ELEMENTS = 1 << 22
@@ -103,13 +103,7 @@ def sign_flip_test_strata(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, se
   Clusters flip within their stratum; a seed pair flips in every stratum at once (row k is the same
   training run everywhere), so every stratum needs the same seed counts.
   """
-  pairs = [_checked_pair(c, b) for c, b in strata]
-  if not pairs:
-    raise ValueError("sign_flip_test_strata needs at least one stratum")
-  n_cond, n_base = pairs[0][0].shape[0], pairs[0][1].shape[0]
-  if any(c.shape[0] != n_cond or b.shape[0] != n_base for c, b in pairs):
-    raise ValueError("every stratum must have the same seed counts per arm "
-                     f"(got {[(c.shape[0], b.shape[0]) for c, b in pairs]})")
+  pairs, n_cond, n_base = checked_strata(strata, "sign_flip_test_strata")
   if pair_seeds and n_cond != n_base:
     raise ValueError(f"pair_seeds needs equal seed counts in both arms, got {n_cond} and {n_base}")
   _check_settings(min_hits, max_resamples, max_exact_units)

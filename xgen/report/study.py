@@ -58,6 +58,7 @@ class StudyAnalysis:
   n_resamples: int = 2000
   seed: int = 0
   sampled: list[SuiteDelta] = dataclasses.field(default_factory=list)  # the same, each item the mean of its samples
+  tests: Mapping = dataclasses.field(default_factory=dict, repr=False, compare=False)  # how comparisons were tested
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,8 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
   refusal: dict[str, dict[str, float]] = {}
   for (condition, suite), rate in refusals.items():
     refusal.setdefault(condition, {})[suite] = rate
-  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed, sampled)
+  return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed, sampled,
+                       tests)
 
 
 def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
@@ -111,7 +113,7 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   evals, records = read_eval_records(workdir), read_study_records(workdir)
   alpha, needed = analysis.matrices["domain"].alpha, {analysis.baseline, *(c.condition for c in cl.CLAIMS)}
   non_refusal = {c: seeds for c, seeds in evals.non_refusal.items() if c in needed}
-  tests = dict(alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, **significance_options(workdir))
+  tests = analysis.tests or dict(alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed)
   non_refusal_deltas = suite_deltas(non_refusal, analysis.baseline, **tests) if analysis.baseline in non_refusal else []
   rows = cl.claim_rows(analysis.scores, non_refusal, analysis.deltas, non_refusal_deltas, baseline=analysis.baseline,
                        alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, protocols=evals.protocols)
