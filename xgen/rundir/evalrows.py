@@ -1,7 +1,8 @@
 """The eval row: what ``xgen eval`` writes for each (checkpoint, item, response) and analysis reads.
 
 A file ``eval/<checkpoint>/<suite>.jsonl.gz`` holds the rows of one checkpoint on one suite, gzip
-JSONL with sorted keys. Each row records the ``fingerprint`` (content digest) of the checkpoint it
+JSONL with sorted keys (``layout.variant_eval_file``: the same under a persona, whose rows name it in
+``persona``, or after an attack budget, whose rows give it in ``attack_lr`` and ``attack_steps``). Each row records the ``fingerprint`` (content digest) of the checkpoint it
 was made from, so a file made from other parameters (a retrained cell) is recognised and redone.
 """
 
@@ -40,6 +41,8 @@ class EvalRow:
   guard: str | None = None
   truncated: bool = False
   fingerprint: str | None = None   # content digest of the checkpoint's parameters
+  attack_lr: float | None = None   # after harmful fine-tuning: its learning rate and steps (else None)
+  attack_steps: int | None = None
 
   def to_json(self) -> str:
     fields = dataclasses.asdict(self)
@@ -89,6 +92,9 @@ def validate_row(row, where: str) -> None:
     problems.append("refused must be a boolean")
   if row.get("fingerprint") is not None and not isinstance(row["fingerprint"], str):
     problems.append("fingerprint must be null or a string")
+  attack = (row.get("attack_lr"), row.get("attack_steps"))
+  if attack != (None, None) and not (_is_number(attack[0]) and attack[0] > 0 and _is_int(attack[1]) and attack[1] >= 0):
+    problems.append("attack_lr and attack_steps must both be null, or a positive number and a non-negative integer")
   if not problems and row["suite"] != f"{row['family']}.{row['domain']}":
     problems.append(f"suite {row['suite']!r} is not '<family>.<domain>' = '{row['family']}.{row['domain']}'")
   if problems:

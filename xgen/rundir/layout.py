@@ -7,8 +7,10 @@ WORKDIR/
   world/                        tfds/ (array_record), tokenizer.model, personas.json, config.gin, manifest.json
   base/                         a training run (see below) plus behaviour.json
   cells/<cell>/                 a training run plus cell.json, samples.jsonl, history.jsonl
-  attacks/<cell>/               the harmful fine-tuning of that cell (a training run)
+  attacks/<cell>/lr-<lr>/       the harmful fine-tuning of that cell at one learning rate (a training run)
   eval/<checkpoint>/<suite>.jsonl.gz   one row per item and response (xgen.rundir.evalrows)
+  eval/<checkpoint>/persona/<persona>/<suite>.jsonl.gz            the same under a persona prompt
+  eval/<checkpoint>/attack/lr-<lr>/<steps>/<suite>.jsonl.gz       the same after an attack budget
   analysis/                     matrices, heatmaps, suites.json, claims.{csv,json,md}, report.html (one directory)
   imports/<name>/               a user's scenarios (tfds/, manifest.json)
   logs/<cell>.log               a cell's output under the subprocess and Ray executors
@@ -120,6 +122,32 @@ def attack_dir(workdir: str | Path, cell: str) -> Path:
   return attacks_dir(workdir) / check_name(cell, "cell")
 
 
+def learning_rate_name(learning_rate: float) -> str:
+  """A learning rate as a path component: ``lr-0.0003``, ``lr-1e-05`` (``repr`` keeps it exact)."""
+  if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or not learning_rate > 0:
+    raise ValueError(f"learning rate: give a positive number, got {excerpt(learning_rate)}")
+  return check_name(f"lr-{float(learning_rate)!r}", "learning rate")
+
+
+def attack_run_dir(workdir: str | Path, cell: str, learning_rate: float) -> Path:
+  """The attack of ``cell`` (or ``base``) at one learning rate: a training run whose checkpoints are the
+  attack's budget points."""
+  return attack_dir(workdir, cell) / learning_rate_name(learning_rate)
+
+
+def attack_runs(workdir: str | Path) -> list[tuple[str, float, Path]]:
+  """(attacked cell or base, learning rate, run directory) of every attack run there is, sorted."""
+  runs = []
+  root = attacks_dir(workdir)
+  for cell in sorted(root.iterdir()) if root.is_dir() else []:
+    for run in sorted(cell.iterdir()) if cell.is_dir() else []:
+      try:
+        runs.append((cell.name, float(run.name.removeprefix("lr-")), run))
+      except ValueError:
+        continue  # not a directory this module made
+  return runs
+
+
 def checkpoints_dir(run: str | Path) -> Path:
   return Path(run) / "checkpoints"
 
@@ -176,8 +204,56 @@ def eval_file(workdir: str | Path, checkpoint: str, suite: str) -> Path:
 
 
 def eval_files(checkpoint_dir: Path) -> list[Path]:
-  """The eval files of one checkpoint's directory, sorted."""
+  """The eval files of one directory (a checkpoint's plain evals, or one persona's or attack point's), sorted."""
   return sorted(checkpoint_dir.glob(f"*{EVAL_SUFFIX}"))
+
+
+PERSONA_EVALS, ATTACK_EVALS = "persona", "attack"
+
+
+def persona_eval_dir(workdir: str | Path, checkpoint: str, persona: str) -> Path:
+  """A checkpoint's evals under one persona prompt."""
+  return eval_checkpoint_dir(workdir, checkpoint) / PERSONA_EVALS / check_name(persona, "persona")
+
+
+def attack_eval_dir(workdir: str | Path, checkpoint: str, learning_rate: float, steps: int) -> Path:
+  """A checkpoint's evals after ``steps`` steps of its attack at ``learning_rate``."""
+  if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+    raise ValueError(f"attack steps: give a non-negative integer, got {excerpt(steps)}")
+  return eval_checkpoint_dir(workdir, checkpoint) / ATTACK_EVALS / learning_rate_name(learning_rate) / str(steps)
+
+
+def variant_eval_file(workdir: str | Path, checkpoint: str, suite: str, *, persona: str | None = None,
+                      attack: tuple[float, int] | None = None) -> Path:
+  """The eval file of (checkpoint, suite): plain, under ``persona``, or after ``attack`` = (learning
+  rate, steps); never both."""
+  if persona is not None and attack is not None:
+    raise ValueError("an eval file is under a persona or after an attack, not both")
+  if persona is not None:
+    directory = persona_eval_dir(workdir, checkpoint, persona)
+  elif attack is not None:
+    directory = attack_eval_dir(workdir, checkpoint, *attack)
+  else:
+    return eval_file(workdir, checkpoint, suite)
+  return directory / f"{check_name(suite, 'suite')}{EVAL_SUFFIX}"
+
+
+def persona_eval_dirs(checkpoint_dir: Path) -> dict[str, Path]:
+  """persona -> its eval directory, for one checkpoint's eval directory."""
+  root = checkpoint_dir / PERSONA_EVALS
+  return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
+
+
+def attack_eval_dirs(checkpoint_dir: Path) -> dict[tuple[float, int], Path]:
+  """(learning rate, steps) -> its eval directory, for one checkpoint's eval directory."""
+  root, found = checkpoint_dir / ATTACK_EVALS, {}
+  for rate_dir in sorted(root.iterdir()) if root.is_dir() else []:
+    for steps_dir in sorted(rate_dir.iterdir()) if rate_dir.is_dir() else []:
+      try:
+        found[float(rate_dir.name.removeprefix("lr-")), int(steps_dir.name)] = steps_dir
+      except ValueError:
+        continue  # not a directory this module made
+  return dict(sorted(found.items()))
 
 
 def analysis_dir(workdir: str | Path) -> Path:

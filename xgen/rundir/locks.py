@@ -29,6 +29,11 @@ def eval_lock(checkpoint: str) -> str:
   return f"eval-{checkpoint}"
 
 
+def attack_lock(cell: str) -> str:
+  """The lock of the harmful fine-tuning of ``cell`` (or ``base``), all its learning rates."""
+  return f"attack-{cell}"
+
+
 def import_lock(name: str) -> str:
   """The lock of ``xgen data import``'s dataset ``name`` (``WORKDIR/imports/<name>/``)."""
   return f"import-{name}"

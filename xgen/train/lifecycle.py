@@ -67,6 +67,7 @@ class RunSpec:
   fingerprint: str                    # what a resumed run must share with the run it resumes
   checkpoint_every: int
   keep_checkpoints: int
+  save_steps: tuple[int, ...] = ()    # when given, the steps saved (and the last) instead of every checkpoint_every
   meta: dict = dataclasses.field(default_factory=dict)   # saved beside each checkpoint
   description: str = ""
   show_progress: bool = True
@@ -164,11 +165,17 @@ class TrainingRun(contextlib.AbstractContextManager):
                           [{"event": event, "time": time.time(), "pid": os.getpid(), **fields}])
 
   def checkpoint(self, step: int, state: Callable[[], dict]) -> None:
-    """Saves ``state()`` when ``step`` is due (every ``checkpoint_every`` steps and the last)."""
+    """Saves ``state()`` when ``step`` is due: every ``checkpoint_every`` steps (or, with ``save_steps``,
+    exactly those) and the last."""
     self.last_step = step
-    if step % self.spec.checkpoint_every == 0 or step == self.spec.steps:
+    if self._due(step):
       self.checkpoints.save(step, state(), {"fingerprint": self.spec.fingerprint, **self.spec.meta},
                             force=step == self.spec.steps)
+
+  def _due(self, step: int) -> bool:
+    if step == self.spec.steps:
+      return True
+    return step in self.spec.save_steps if self.spec.save_steps else step % self.spec.checkpoint_every == 0
 
   def finish(self, **fields) -> dict:
     """Waits for the last checkpoint and marks the run done (``fields`` go into status.json)."""

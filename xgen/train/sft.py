@@ -30,13 +30,19 @@ from xgen.train.packing import Example, PackedStream
 from xgen.train.step import Batch, make_optimizer, train_step
 
 
-def fingerprint(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Example]) -> str:
-  """What a resumed run must share with the run it resumes."""
+SOURCE_META = "source"   # the checkpoint meta entry naming the run's ``source`` (when it has one)
+
+
+def fingerprint(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Example], source: str = "") -> str:
+  """What a resumed run must share with the run it resumes; ``source`` (e.g. the fingerprint of the
+  checkpoint it starts from) is hashed in when given, so an empty one leaves the digest as it was."""
   digest = hashlib.sha256()
   digest.update(json.dumps([dataclasses.asdict(model_config), dataclasses.asdict(config)], sort_keys=True).encode())
   for example in examples:
     digest.update(example.ids.tobytes())
     digest.update(example.loss_mask.tobytes())
+  if source:
+    digest.update(f"source|{source}".encode())
   return digest.hexdigest()
 
 
@@ -46,16 +52,21 @@ def _to_batch(rows) -> Batch:
 
 def run_sft(model_config: ModelConfig, config: SFTConfig, examples: Sequence[Example], out_dir: str | Path, *,
             init_params: dict | None = None, operative_config: str = "", show_progress: bool = True,
-            workdir: str | Path | None = None, lock: str | None = None) -> dict:
+            workdir: str | Path | None = None, lock: str | None = None, source: str = "",
+            save_steps: Sequence[int] = ()) -> dict:
   """Trains (or resumes) into ``out_dir``; returns the final status. ``init_params`` (a pure dict of
-  parameters, e.g. from another run's checkpoint) replaces the random initialization. With
-  ``workdir`` and ``lock``, the run holds that lock of the run directory while it works."""
+  parameters, e.g. from another run's checkpoint) replaces the random initialization; ``source``
+  names where they come from (it joins the run's fingerprint, see ``fingerprint``, and each
+  checkpoint's meta as ``SOURCE_META``). With ``workdir`` and ``lock``, the run holds that lock of
+  the run directory while it works. With ``save_steps``, exactly those steps (and the last) are
+  checkpointed instead of every ``config.checkpoint_every``."""
   out_dir = Path(out_dir)
   stream = PackedStream(examples, seq_len=config.seq_len, seed=config.seed)
-  spec = RunSpec(directory=out_dir, steps=config.steps, fingerprint=fingerprint(model_config, config, examples),
+  spec = RunSpec(directory=out_dir, steps=config.steps, fingerprint=fingerprint(model_config, config, examples, source),
                  checkpoint_every=config.checkpoint_every, keep_checkpoints=config.keep_checkpoints,
-                 meta={"model_config": dataclasses.asdict(model_config)}, description=out_dir.name,
-                 show_progress=show_progress)
+                 save_steps=tuple(save_steps),
+                 meta={"model_config": dataclasses.asdict(model_config), **({SOURCE_META: source} if source else {})},
+                 description=out_dir.name, show_progress=show_progress)
   with TrainingRun(spec, workdir=workdir, lock=lock) as run:
     model = build_model(model_config, seed=config.seed)
     if init_params is not None:
