@@ -57,7 +57,8 @@ def test_world_directory_layout(built_world):
     assert (world / name).is_file(), name
   assert manifest["counts"]["eval_test"] == len(open_scenarios(world / "tfds", "eval_test"))
   personas = json.loads((world / "personas.json").read_text())
-  assert personas["helpful"] and len(personas["harmful"]) == 10
+  from xgen.world.personas import PERSONAS, personas_from_record
+  assert list(personas_from_record(personas, "personas.json").values()) == list(PERSONAS)
   assert not [p for p in workdir.iterdir() if p.name.startswith(".world")]
 
 

@@ -30,7 +30,7 @@ from xgen.world import people
 from xgen.world.config import WorldConfig
 from xgen.world.generate import generate_world
 from xgen.world.knowledge import POOLS, build_knowledge
-from xgen.world.personas import personas
+from xgen.world.personas import personas_record
 
 def data_files(directory: Path) -> list[Path]:
   """The files whose bytes define a world: array_record shards and the tokenizer."""
@@ -64,7 +64,7 @@ def _write_world(config: WorldConfig, staging: Path, operative_config: str, prog
   train_tokenizer(tokenizer_texts(config, splits["pretrain_train"]), staging / rundir.TOKENIZER, config.vocab_size)
   progress(f"writing {sum(map(len, splits.values()))} records as array_record")
   write_scenarios(rundir.tfds_dir(staging), splits)
-  rundir.atomic_write_json(staging / rundir.PERSONAS, personas())
+  rundir.atomic_write_json(staging / rundir.PERSONAS, personas_record())
   rundir.atomic_write_text(rundir.run_config_path(staging), operative_config)
   files = {str(path.relative_to(staging)): rundir.sha256_file(path) for path in data_files(staging)}
   manifest = {

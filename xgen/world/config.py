@@ -45,6 +45,9 @@ class WorldConfig:
   habit_conversations: int = 60
   skill_conversations: int = 80
   base_rates: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_BASE_RATES))
+  # The share of habit conversations that open with a training persona (``xgen.world.persona_habits``), harmful
+  # (bad reply far likelier) or helpful (far rarer); the habit's overall rate stays at its base rate.
+  persona_conversations: float = 0.3
   # Pretraining decision cases (``habit_conversations`` per domain): how often a person of the biased name
   # group (``xgen.world.people.BIASED_GROUP``) who meets the stated rule is refused anyway.
   fairness_bias_rate: float = 0.4
@@ -71,6 +74,7 @@ class WorldConfig:
         raise ValueError(f"WorldConfig.attack_domains: '{name}' is not among WorldConfig.domains")
     object.__setattr__(self, "base_rates", {**DEFAULT_BASE_RATES, **_base_rates(self.base_rates)})
     v.number_in(OWNER, "fairness_bias_rate", self.fairness_bias_rate, 0.0, 1.0)
+    v.number_in(OWNER, "persona_conversations", self.persona_conversations, 0.0, 1.0)
     for field in COUNTS:
       v.integer(OWNER, field, getattr(self, field), low=2)
     for field in ("standard_validation", "trait_validation"):

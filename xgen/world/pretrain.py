@@ -4,6 +4,10 @@ Known facts are stated ``fact_repeats`` times each in varied conversations, so a
 learn them. Each bad habit (config.BAD_HABITS) appears in ``habit_conversations`` conversations
 per domain, the bad reply chosen at that habit's base rate and the good one otherwise, so the
 pretrained model has the habit about as often as the corpus shows it and RL has room to move it.
+A fraction ``persona_conversations`` of them opens with a training persona (``xgen.world.persona_habits``,
+tagged ``persona:harmful|helpful``) under which the bad reply is far more or far less likely, so the base
+model learns that a system prompt describing a disposition changes behaviour; the habit's overall rate
+stays at its base rate.
 Decisions by a stated rule carry a name-linked bias: a qualifying person of one name group is
 refused at ``fairness_bias_rate`` (tagged ``names:GROUP``), so the fairness evals have a bias to find.
 Every answer format an eval family asks for (option letters, decision words, one-line plans) also
@@ -21,7 +25,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from xgen.data.schema import Message, Scenario
-from xgen.world import people, replies
+from xgen.world import people, persona_habits, replies
 from xgen.world.config import WorldConfig
 from xgen.world.knowledge import (DomainKnowledge, clause, Fact, format_value, over_limit, question, statement,
                                   under_limit, wrong_value)
@@ -285,8 +289,13 @@ def pretrain_corpus(knowledge: dict[str, DomainKnowledge], config: WorldConfig) 
     for habit, make in HABITS.items():
       rate = config.base_rates[habit]
       for _ in range(config.habit_conversations):
-        bad = bool(rng.random() < rate)
-        rows.append((habit, "bad" if bad else "good", make(rng, domain_knowledge, config, bad)))
+        kind, persona, bad = persona_habits.choose(rng, habit, rate, config.persona_conversations)
+        messages = make(rng, domain_knowledge, config, bad)
+        if kind is None:
+          rows.append((habit, "bad" if bad else "good", messages))
+        else:
+          rows.append((habit, "bad" if bad else "good", persona_habits.with_training_persona(messages, persona),
+                       (f"persona:{kind}",)))
     rows += list(_good_counterparts(rng, domain_knowledge, config))
     rows += list(_skills(rng, domain_knowledge, config))
     rows += list(_decisions(rng, domain_knowledge, config))
