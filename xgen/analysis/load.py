@@ -14,11 +14,17 @@ Kept rows: ``mode`` matches and ``persona`` is null. An item's score is the mean
 
 ``load_modes`` reads the files once for several modes: {mode: (scores, refusals)} for the modes that
 have rows, so the sampled-mean analysis can be reported beside the greedy one.
+
+``load_variants`` reads the persistence protocols' rows of the final checkpoints, in the same nested
+shape: per persona (``eval/<checkpoint>/persona/<name>/``) and per attack budget point, keyed (learning
+rate, steps) (``eval/<checkpoint>/attack/lr-<lr>/<steps>/``); a row whose ``persona`` or attack fields
+do not match the directory it is in raises ValueError naming it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -96,3 +102,36 @@ def read_rows(path: Path) -> Iterator[tuple[str, EvalRow]]:
   so a row's number is its line)."""
   for number, row in enumerate(read_eval_file(path), start=1):
     yield f"{path}:{number}", row
+
+
+@dataclass(frozen=True)
+class Variants:
+  """The persistence protocols' scores: ``personas[name]`` and ``attacks[(learning rate, steps)]``, each
+  scores[condition][seed][suite][item_id] as ``load_scores`` gives them."""
+  personas: dict = field(default_factory=dict)
+  attacks: dict = field(default_factory=dict)
+
+
+def load_variants(workdir: str | Path, *, mode: str = "greedy") -> Variants:
+  """Every persona and attack row of the final checkpoints (one ``mode``)."""
+  eval_dir = rundir.eval_dir(workdir)
+  personas: dict[str, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
+  attacks: dict[tuple[float, int], dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
+  checkpoints = sorted(p for p in eval_dir.iterdir() if p.is_dir()) if eval_dir.is_dir() else []
+  for checkpoint in checkpoints:
+    if is_intermediate(checkpoint.name):
+      continue
+    sources = [(personas[name], directory, (name, None, None))
+               for name, directory in rundir.persona_eval_dirs(checkpoint).items()]
+    sources += [(attacks[point], directory, (None, *point))
+                for point, directory in rundir.attack_eval_dirs(checkpoint).items()]
+    for target, directory, expected in sources:
+      for path in rundir.eval_files(directory):
+        for where, row in read_rows(path):
+          if (row.persona, row.attack_lr, row.attack_steps) != expected:
+            raise ValueError(f"{where}: row of persona {row.persona!r}, attack ({row.attack_lr}, {row.attack_steps}) "
+                             f"in the directory of {expected}")
+          if row.mode == mode:
+            target[(row.condition, row.seed, row.suite, str(row.item_id))].append(float(row.score))
+  return Variants({name: nest_scores(rows) for name, rows in sorted(personas.items()) if rows},
+                  {point: nest_scores(rows) for point, rows in sorted(attacks.items()) if rows})

@@ -95,7 +95,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 _CONFIGURABLES = ("xgen.models.config", "xgen.rl.config", "xgen.eval.crosseval", "xgen.grid.study",
-                  "xgen.train.config", "xgen.world.config")  # importing them registers their configurables with gin
+                  "xgen.train.config", "xgen.train.attack", "xgen.world.config")  # importing them registers their configurables with gin
 
 
 def configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> None:

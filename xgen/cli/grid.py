@@ -18,11 +18,12 @@ def _study_configs(args: argparse.Namespace, default_files: Sequence[str]):
   from xgen.grid.launch import StudyConfigs
   from xgen.grid.study import StudyConfig
   from xgen.models.config import ModelConfig
+  from xgen.train.attack import AttackConfig
   from xgen.train.config import SFTConfig
   from xgen.world.config import WorldConfig
   configure(args, default_files)
-  built = [build_config(c) for c in (StudyConfig, WorldConfig, ModelConfig, SFTConfig, EvalConfig)]
-  return StudyConfigs(*built, operative_config=config.operative_config())
+  built = [build_config(c) for c in (StudyConfig, WorldConfig, ModelConfig, SFTConfig, EvalConfig, AttackConfig)]
+  return StudyConfigs(*built[:-1], operative_config=config.operative_config(), attack=built[-1])
 
 
 def _launch(args: argparse.Namespace, configs) -> int:

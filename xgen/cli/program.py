@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from xgen.cli import data, grading, grid, results, training, world
+from xgen.cli import data, grading, grid, protocols, results, training, world
 from xgen.cli.common import _STORAGE_FAILED, _NoStorageTracebacks, _Parser, run_guarded
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
   world.add_world(commands)            # world build, world stats, world export
   training.add_training(commands)      # pretrain, train
   results.add_eval(commands)           # eval
+  protocols.add_attack(commands)       # attack
   grid.add_grid(commands)              # grid launch, grid status
   results.add_analysis(commands)       # matrix, claims, report
   grid.add_quickstart(commands)        # quickstart

@@ -23,12 +23,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model_config = saved_model_config(rundir.base_dir(args.workdir)) or build_config(ModelConfig)
   except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
     raise BadInput(config_error_line(error)) from None
+  personas = _personas(args)
   summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=progress)
-  print(f"evaluated {len(summary.checkpoints)} checkpoints ({summary.evaluated} checkpoint x suite pairs written) "
-        f"into {rundir.eval_dir(args.workdir)}")
-  for checkpoint, reason in sorted(summary.damaged.items()):
+  damaged = dict(summary.damaged)
+  if personas:
+    from xgen.eval.protocols import evaluate_personas
+    refs = [ref for ref in summary.checkpoints if ref.final]
+    for persona_summary in evaluate_personas(args.workdir, model_config, eval_config, refs, personas,
+                                             announce=progress):
+      damaged.update(persona_summary.damaged)
+  print(f"evaluated {len(summary.checkpoints)} checkpoints" + (f" plain and under {len(personas)} personas"
+                                                                if personas else "")
+        + f" ({summary.evaluated} plain checkpoint x suite pairs written) into {rundir.eval_dir(args.workdir)}")
+  for checkpoint, reason in sorted(damaged.items()):
     print(f"xgen eval: not evaluated: {checkpoint}: {reason}", file=sys.stderr)
-  return EXIT_OK if summary.ok else EXIT_FAILED
+  return EXIT_OK if not damaged else EXIT_FAILED
+
+
+def _personas(args: argparse.Namespace) -> list:
+  """The personas --persona names, from the run directory's world; BadInput for one it does not have."""
+  if not args.persona:
+    return []
+  from xgen.world.personas import read_personas
+  try:
+    known = read_personas(args.workdir)
+  except (FileNotFoundError, ValueError) as error:
+    raise BadInput(str(error)) from None
+  unknown = [name for name in args.persona if name not in known]
+  if unknown:
+    raise BadInput(f"--persona {unknown[0]}: not a persona of {rundir.personas_path(args.workdir)} "
+                   f"(its personas: {', '.join(known)})")
+  return [known[name] for name in dict.fromkeys(args.persona)]
 
 
 def _launched_study(args: argparse.Namespace):
@@ -122,6 +147,9 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
                                               "WORKDIR/eval/ (pairs already evaluated are skipped)")
   add_common_flags(evaluate)
   evaluate.add_argument("--cell", action="append", help="only this cell (repeatable)")
+  evaluate.add_argument("--persona", action="append", metavar="NAME",
+                        help="also evaluate the final checkpoints under this persona of WORKDIR/world/personas.json, "
+                             "on the families it targets and capability (repeatable)")
   evaluate.set_defaults(run=cmd_eval)
 
 

@@ -37,6 +37,7 @@ from xgen.rl.rollout import Episode, run_episodes
 from xgen.rundir import locks
 from xgen.rundir.evalrows import EvalRow, eval_file_fingerprint, write_eval_file
 from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, load_training_state, training_state
+from xgen.world.personas import Persona, with_persona
 from xgen.world.store import EVAL_SPLIT, World, open_world
 
 PRE_RL = "pre-rl"
@@ -76,6 +77,7 @@ class CheckpointRef:
   final: bool
   fingerprint: str | None = None   # the digest of its parameters (recorded when it was saved)
   problem: str | None = None       # why it cannot be evaluated (a damaged checkpoint or cell record)
+  attack: tuple[float, int] | None = None   # (learning rate, steps): the checkpoint after that attack budget
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +98,12 @@ def suite_name(scenario: Scenario) -> str:
   return f"{scenario.category}.{scenario.domain}"
 
 
-def world_suites(world: World) -> dict[str, list[Scenario]]:
-  """suite -> its items, from a world's eval split."""
+def world_suites(world: World, families: Callable[[str], bool] | None = None) -> dict[str, list[Scenario]]:
+  """suite -> its items, from a world's eval split (only the families ``families`` accepts, if given)."""
   suites: dict[str, list[Scenario]] = defaultdict(list)
   for scenario in world.scenarios(EVAL_SPLIT):
-    suites[suite_name(scenario)].append(scenario)
+    if families is None or families(scenario.category):
+      suites[suite_name(scenario)].append(scenario)
   return dict(sorted(suites.items()))
 
 
@@ -180,11 +183,34 @@ def load_checkpoint(ref: CheckpointRef, model_config: ModelConfig) -> Transforme
   return model
 
 
-def pending_suites(workdir: str | Path, ref: CheckpointRef, suites: Sequence[str]) -> list[str]:
-  """The suites whose eval file for ``ref`` is missing, empty, unreadable or made from other parameters."""
+def describe(ref: CheckpointRef, persona: Persona | None = None) -> str:
+  """``ref`` in words: ``trait-all.s0``, ``base after 8 attack steps at lr 0.001``, ``... under persona P``."""
+  text = ref.name if ref.attack is None else f"{ref.name} after {ref.attack[1]} attack steps at lr {ref.attack[0]:g}"
+  return text if persona is None else f"{text} under persona {persona.name}"
+
+
+def variant_families(persona: Persona | None, families: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
+  """The families a persona (and an explicit filter) leave to evaluate; None: every family."""
+  if persona is None:
+    return families
+  if families is None:
+    return persona.evaluates
+  return lambda family: persona.evaluates(family) and families(family)
+
+
+def ref_eval_file(workdir: str | Path, ref: CheckpointRef, suite: str, persona: Persona | None = None) -> Path:
+  """Where ``ref``'s rows on ``suite`` go: plain, under ``persona``, or after ``ref``'s attack budget."""
+  return rundir.variant_eval_file(workdir, ref.name, suite, persona=persona.name if persona else None,
+                                  attack=ref.attack)
+
+
+def pending_suites(workdir: str | Path, ref: CheckpointRef, suites: Sequence[str],
+                   persona: Persona | None = None) -> list[str]:
+  """The suites whose eval file for ``ref`` (under ``persona``) is missing, empty, unreadable or made from
+  other parameters."""
   if ref.fingerprint is None:
     return list(suites)
-  return [s for s in suites if eval_file_fingerprint(rundir.eval_file(workdir, ref.name, s)) != ref.fingerprint]
+  return [s for s in suites if eval_file_fingerprint(ref_eval_file(workdir, ref, s, persona)) != ref.fingerprint]
 
 
 def _passes(config: EvalConfig, stop: tuple[int, ...]) -> list[tuple[str, int, SamplingConfig]]:
@@ -196,35 +222,39 @@ def _passes(config: EvalConfig, stop: tuple[int, ...]) -> list[tuple[str, int, S
   return passes
 
 
-def eval_row(ref: CheckpointRef, episode: Episode, mode: str, sample: int) -> EvalRow:
-  """The graded row of one response of ``ref``'s model."""
+def eval_row(ref: CheckpointRef, episode: Episode, mode: str, sample: int, persona: Persona | None = None) -> EvalRow:
+  """The graded row of one response of ``ref``'s model (asked under ``persona``, if given)."""
   scenario = episode.scenario
   graded = grade(scenario, episode.replies)
+  attack_lr, attack_steps = ref.attack or (None, None)
   return EvalRow(checkpoint=ref.name, cell=ref.cell, condition=ref.condition, seed=ref.seed, step=ref.step,
                  suite=suite_name(scenario), family=scenario.category, domain=scenario.domain, item_id=scenario.id,
-                 mode=mode, sample=sample, persona=None, responses=tuple(episode.replies), score=graded.score,
-                 refused=graded.refused, criteria=tuple(graded.criteria), guard=graded.guard,
-                 truncated=episode.truncated, fingerprint=ref.fingerprint)
+                 mode=mode, sample=sample, persona=persona.name if persona else None, responses=tuple(episode.replies),
+                 score=graded.score, refused=graded.refused, criteria=tuple(graded.criteria), guard=graded.guard,
+                 truncated=episode.truncated, fingerprint=ref.fingerprint, attack_lr=attack_lr,
+                 attack_steps=attack_steps)
 
 
 def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transformer, tokenizer: Tokenizer,
                         suites: dict[str, list[Scenario]], config: EvalConfig,
-                        progress: Callable[[int], None] | None = None) -> int:
-  """Evaluates ``model`` on every suite of ``suites`` (the caller picks them with ``pending_suites``) and
-  writes their files; returns how many were written."""
+                        progress: Callable[[int], None] | None = None, persona: Persona | None = None) -> int:
+  """Evaluates ``model`` on every suite of ``suites`` (the caller picks them with ``pending_suites``), each
+  item asked under ``persona`` if given (``with_persona``: graded as the plain item), and writes their
+  files; returns how many were written. The sampling keys do not depend on the persona, so a persona's
+  rows differ from the plain ones only by what the prompt changed."""
   todo = list(suites)
   stop_ids = (tokenizer.end_id, tokenizer.eos_id)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), ref.step)
   for start in range(0, len(todo), config.suites_per_pass):
     names = todo[start:start + config.suites_per_pass]
-    items = [scenario for name in names for scenario in suites[name]]
+    items = [with_persona(scenario, persona) if persona else scenario for name in names for scenario in suites[name]]
     rows: dict[str, list[EvalRow]] = defaultdict(list)
     for mode, sample, sampling in _passes(config, stop_ids):
       pass_key = jax.random.fold_in(jax.random.fold_in(key, sample), start)
       for episode in run_episodes(model, tokenizer, items, sampling, pass_key, chunk_size=config.chunk_size):
-        rows[suite_name(episode.scenario)].append(eval_row(ref, episode, mode, sample))
+        rows[suite_name(episode.scenario)].append(eval_row(ref, episode, mode, sample, persona))
     for name in names:
-      write_eval_file(rundir.eval_file(workdir, ref.name, name), rows[name])
+      write_eval_file(ref_eval_file(workdir, ref, name, persona), rows[name])
       if progress is not None:
         progress(1)
   return len(todo)
@@ -232,18 +262,18 @@ def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transfor
 
 def _evaluate_ref(workdir: Path, ref: CheckpointRef, model_config: ModelConfig, tokenizer: Tokenizer,
                   suites: dict[str, list[Scenario]], config: EvalConfig, progress: Callable[[int], None] | None,
-                  say: Callable[[str], None]) -> int:
+                  say: Callable[[str], None], persona: Persona | None = None) -> int:
   """One checkpoint's pending pairs, under its lock; returns how many were written. DamagedFile if its
   parameters cannot be restored."""
   try:
     with locks.held(workdir, locks.eval_lock(ref.name)):
-      todo = pending_suites(workdir, ref, list(suites))
+      todo = pending_suites(workdir, ref, list(suites), persona)
       if not todo:
         return 0
-      say(f"evaluating {ref.name} on {len(todo)} suites")
+      say(f"evaluating {describe(ref, persona)} on {len(todo)} suites")
       model = load_checkpoint(ref, model_config)
       return evaluate_checkpoint(workdir, ref, model, tokenizer, {name: suites[name] for name in todo}, config,
-                                 progress)
+                                 progress, persona)
   except locks.Busy:  # another launcher is evaluating it; its files will be there when it lets go
     locks.wait_for(workdir, locks.eval_lock(ref.name))
     return 0
@@ -253,19 +283,21 @@ def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalC
                    cells: Sequence[str] | None = None, include_base: bool = True,
                    refs: Sequence[CheckpointRef] | None = None,
                    progress: Callable[[int], None] | None = None,
-                   announce: Callable[[str], None] | None = None) -> EvalSummary:
+                   announce: Callable[[str], None] | None = None, persona: Persona | None = None,
+                   families: Callable[[str], bool] | None = None) -> EvalSummary:
   """Every (checkpoint, suite) pair not yet evaluated from the checkpoint's current parameters.
 
-  ``refs`` (from ``checkpoints_to_evaluate``) saves listing and fingerprinting the checkpoints again;
-  without it they are listed here, limited to ``cells`` and, with ``include_base``, the base. A
-  checkpoint that cannot be read is announced in one line, skipped and named in the summary's
-  ``damaged``; the summary's ``evaluated`` counts the pairs written."""
+  ``refs`` (from ``checkpoints_to_evaluate``, or attack points) saves listing and fingerprinting the
+  checkpoints again; without it they are listed here, limited to ``cells`` and, with ``include_base``,
+  the base. ``persona``: every item asked under it, on the families it evaluates; ``families``: only
+  the suites of the families it accepts. A checkpoint that cannot be read is announced in one line,
+  skipped and named in the summary's ``damaged``; the summary's ``evaluated`` counts the pairs written."""
   workdir = Path(workdir)
   say = announce or (lambda line: None)
   world = open_world(workdir)
   tokenizer = world.tokenizer()
   model_config = dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size)
-  suites = world_suites(world)
+  suites = world_suites(world, variant_families(persona, families))
   if refs is None:
     refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
             if include_base or r.cell != rundir.BASE]
@@ -274,10 +306,10 @@ def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalC
     problem = ref.problem
     if problem is None:
       try:
-        evaluated += _evaluate_ref(workdir, ref, model_config, tokenizer, suites, config, progress, say)
+        evaluated += _evaluate_ref(workdir, ref, model_config, tokenizer, suites, config, progress, say, persona)
       except rundir.DamagedFile as error:
         problem = str(error)
     if problem is not None:
-      damaged[ref.name] = problem
-      say(f"skipping {ref.name}: {problem}")
+      damaged[describe(ref)] = problem
+      say(f"skipping {describe(ref, persona)}: {problem}")
   return EvalSummary(tuple(refs), evaluated, damaged)
