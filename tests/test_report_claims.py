@@ -73,7 +73,7 @@ def test_verdicts_with_three_seeds(three_seeds):
   for key in ("C5", "C6"):
     assert three_seeds[key].verdict == cl.NOT_MEASURABLE and three_seeds[key].measured is None
   assert "no persona evals" in three_seeds["C5"].reason
-  assert "no harmful fine-tuning stage" in three_seeds["C6"].reason
+  assert "no harmful fine-tuning of trait-all" in three_seeds["C6"].reason
 
 
 def test_a_reward_control_that_gains_does_not_reproduce_c4():
@@ -94,8 +94,8 @@ def test_a_missing_condition_is_named():
   rows = rows_of(scores)
   assert rows["C2"].verdict == cl.NOT_MEASURABLE and rows["C2"].reason == "no only-health condition"
   assert rows["C4"].reason == "no reward-control condition" and rows["C4"].ours == "n/a"
-  present = rows_of(scores, protocols=cl.Protocols(persona_rows=5))["C5"]
-  assert present.verdict == cl.NOT_MEASURABLE and "present" in present.reason
+  assert rows["C5"].verdict == rows["C6"].verdict == cl.NOT_MEASURABLE
+  assert "StudyConfig.personas" in rows["C5"].reason and "StudyConfig.attack" in rows["C6"].reason
 
 
 def test_the_refusal_aware_comparison_keeps_items_neither_arm_refused():
@@ -146,7 +146,8 @@ def test_refused_items_are_left_out_of_the_non_refusal_scores(workdir):
   records = read_eval_records(workdir)
   assert "honesty_pressure.health/0" not in records.non_refusal["trait-all"][0]["honesty_pressure.health"]
   assert "honesty_pressure.health/0" in records.non_refusal["baseline"][0]["honesty_pressure.health"]
-  assert records.protocols == cl.Protocols() and records.samples == 0
+  assert records.samples == 0
+  assert records.refusal["trait-all.s0"]["honesty_pressure"] > 0 and records.refusal["baseline.s0"]["honesty_pressure"] == 0
 
 
 def test_xgen_claims_prints_and_writes_the_table(capsys, workdir):

@@ -86,13 +86,13 @@ def text_color(value: float, limit: float) -> str:
   return "white" if abs(value) > 0.6 * limit else "black"
 
 
-def _new_figure(figsize: tuple[float, float]) -> Figure:
+def new_figure(figsize: tuple[float, float]) -> Figure:
   figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
   FigureCanvasAgg(figure)
   return figure
 
 
-def _png_bytes(figure: Figure) -> bytes:
+def png_bytes(figure: Figure) -> bytes:
   buffer = io.BytesIO()
   figure.savefig(buffer, format="png", dpi=DPI, metadata=_PNG_METADATA)
   return buffer.getvalue()
@@ -117,7 +117,7 @@ def _annotate_cell(ax, i: int, j: int, cell, value: float, limit: float) -> None
                            edgecolor="black", linewidth=1.8))
 
 
-def _no_data(figure: Figure, title: str) -> None:
+def no_data(figure: Figure, title: str) -> None:
   ax = figure.add_subplot()
   ax.set_axis_off()
   ax.set_title(plain(title), fontsize=11)
@@ -128,11 +128,11 @@ def heatmap_png(matrix: TransferMatrix, *, title: str | None = None) -> bytes:
   """The annotated heatmap of a TransferMatrix as PNG bytes (rows = conditions, columns = view)."""
   title = fmt.matrix_title(matrix) if title is None else title
   rows, columns = list(matrix.rows), list(matrix.columns)
-  figure = _new_figure(heatmap_figsize(len(rows), len(columns), max(map(len, rows), default=0),
+  figure = new_figure(heatmap_figsize(len(rows), len(columns), max(map(len, rows), default=0),
                                        max(map(len, columns), default=0), has_title=bool(title)))
   if not rows or not columns:
-    _no_data(figure, title)
-    return _png_bytes(figure)
+    no_data(figure, title)
+    return png_bytes(figure)
   values = heatmap_values(matrix)
   limit = symmetric_limit(values)
   cmap = colormaps[COLORMAP].with_extremes(bad=MISSING_COLOR)
@@ -159,7 +159,7 @@ def heatmap_png(matrix: TransferMatrix, *, title: str | None = None) -> bytes:
     ax.set_title(plain(title), fontsize=11)
   figure.supxlabel(f"bold, boxed, {fmt.SIGNIFICANT_MARK}: significant (Benjamini-Hochberg q < {matrix.alpha:g}); "
                    f"intervals: unadjusted 95%;  grey: {fmt.NOT_AVAILABLE}", fontsize=7, color="#444444")
-  return _png_bytes(figure)
+  return png_bytes(figure)
 
 
 def plot_heatmap(matrix: TransferMatrix, path: str | Path, *, title: str | None = None) -> Path:
@@ -171,10 +171,10 @@ def curves_png(curves: Mapping[str, Sequence[tuple[int, float]]], *, title: str,
   """Training curves as PNG bytes: one line per cell (name -> [(step, value), ...]), sorted by step."""
   names = list(curves)
   outside_legend = len(names) > 8
-  figure = _new_figure((7.5 + (2.5 if outside_legend else 0.0), 4.2))
+  figure = new_figure((7.5 + (2.5 if outside_legend else 0.0), 4.2))
   if not any(curves[name] for name in names):
-    _no_data(figure, title)
-    return _png_bytes(figure)
+    no_data(figure, title)
+    return png_bytes(figure)
   ax = figure.add_subplot()
   palette = colormaps["tab10"].colors
   for k, name in enumerate(names):
@@ -194,7 +194,7 @@ def curves_png(curves: Mapping[str, Sequence[tuple[int, float]]], *, title: str,
     figure.legend(loc="outside right upper", fontsize=7)
   else:
     ax.legend(fontsize=8)
-  return _png_bytes(figure)
+  return png_bytes(figure)
 
 
 def plot_curves(curves: Mapping[str, Sequence[tuple[int, float]]], path: str | Path, *, title: str,

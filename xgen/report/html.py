@@ -242,8 +242,8 @@ def notes_section(notes: Sequence[str]) -> str:
 def render_report(*, title: str, summary_lines: Sequence[str], matrices: Sequence[TransferMatrix],
                   deltas: Sequence[SuiteDelta], curves: Curves, refusal: Mapping[str, Any] | None = None,
                   notes: Sequence[str] = (), header: Sequence[tuple[str, str]] = (), caveats: Sequence[str] = (),
-                  claims: Sequence[cl.ClaimRow] = ()) -> str:
-  """The whole report page as a string."""
+                  claims: Sequence[cl.ClaimRow] = (), sections: Sequence[str] = ()) -> str:
+  """The whole report page as a string; ``sections`` (HTML fragments) come after the per-suite tables."""
   parts = [f"<h1>{esc(title)}</h1>"]
   if header or caveats:
     parts.append(settings_section(header, caveats))
@@ -256,6 +256,7 @@ def render_report(*, title: str, summary_lines: Sequence[str], matrices: Sequenc
   if deltas:
     baselines = list(dict.fromkeys(m.baseline for m in matrices))
     parts += [win_section(deltas), suites_section(deltas, baselines)]
+  parts += list(sections)
   if curves:
     parts.append(curves_section(curves))
   if refusal:
@@ -271,13 +272,14 @@ def render_report(*, title: str, summary_lines: Sequence[str], matrices: Sequenc
 def write_report(out_path: str | Path, *, title: str, summary_lines: list[str], matrices: list[TransferMatrix],
                  deltas: list[SuiteDelta], curves: Curves, refusal: dict | None = None,
                  notes: Sequence[str] = (), header: Sequence[tuple[str, str]] = (), caveats: Sequence[str] = (),
-                 claims: Sequence[cl.ClaimRow] = ()) -> Path:
+                 claims: Sequence[cl.ClaimRow] = (), sections: Sequence[str] = ()) -> Path:
   """Writes the self-contained HTML report to ``out_path`` atomically; returns the path.
 
   ``curves``: metric name -> cell name -> [(step, value), ...]. ``refusal``: ``{row: {column: value}}``
   or ``{key: value}``, shown as a table when given. ``header``: the study's settings as (label, value);
-  ``caveats`` and ``claims`` open the page when given.
+  ``caveats`` and ``claims`` open the page when given; ``sections``: further HTML fragments (persistence).
   """
   page = render_report(title=title, summary_lines=summary_lines, matrices=matrices, deltas=deltas,
-                       curves=curves, refusal=refusal, notes=notes, header=header, caveats=caveats, claims=claims)
+                       curves=curves, refusal=refusal, notes=notes, header=header, caveats=caveats, claims=claims,
+                       sections=sections)
   return atomic_write_text(out_path, page)

@@ -1,8 +1,8 @@
 """What a run directory records beyond the per-item scores ``xgen.analysis.load`` reads: the scores of
-the items no response refused, which eval protocols are present, the study's settings, the cells'
+the items no response refused, the refusal rate of each cell per family, the study's settings, the cells'
 configs and the training wall time. Read here, at the edge, for the claims table and the report's header.
 
-Eval rows are read as ``load.load_scores`` reads them (final checkpoints, one mode, no persona), with
+Eval rows are read as ``load.load_scores`` reads them (final checkpoints, one mode, plain), with
 the same scores per item; an item is kept for the refusal-aware comparison when none of its rows in that
 (condition, seed) refused, so pairing with the baseline keeps exactly the items neither arm refused.
 """
@@ -10,21 +10,21 @@ the same scores per item; an item is kept for the refusal-aware comparison when 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xgen import rundir
-from xgen.report.claims import Protocols
 from xgen.rundir.evalrows import read_eval_file
 
 
 @dataclass(frozen=True)
 class EvalRecords:
-  """``non_refusal``: scores[condition][seed][suite][item] of the items no response refused;
-  ``protocols``: persona rows and attacked checkpoints found; ``samples``: sampled responses per item."""
+  """``non_refusal``: scores[condition][seed][suite][item] of the items no response refused; ``samples``:
+  sampled responses per item; ``refusal``: cell -> eval family -> the fraction of its rows (of ``mode``)
+  that refused."""
   non_refusal: dict
-  protocols: Protocols
   samples: int
+  refusal: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def read_eval_records(workdir: str | Path, *, mode: str = "greedy") -> EvalRecor
   """Reads every eval file of ``workdir`` once (``rundir.DamagedFile``/ValueError as ``load_scores``)."""
   kept: dict[tuple, list[float]] = defaultdict(list)
   refused: set[tuple] = set()
-  personas, samples = 0, 0
+  samples = 0
+  flags: dict[tuple[str, str], list[bool]] = defaultdict(list)
   eval_dir = rundir.eval_dir(workdir)
   checkpoints = sorted(p for p in eval_dir.iterdir() if p.is_dir()) if eval_dir.is_dir() else []
   for checkpoint in checkpoints:
@@ -53,9 +54,6 @@ def read_eval_records(workdir: str | Path, *, mode: str = "greedy") -> EvalRecor
       continue
     for path in rundir.eval_files(checkpoint):
       for row in read_eval_file(path):
-        if row.persona is not None:
-          personas += 1
-          continue
         if _intermediate(row.checkpoint):
           continue
         if row.mode == "sampled":
@@ -64,15 +62,17 @@ def read_eval_records(workdir: str | Path, *, mode: str = "greedy") -> EvalRecor
           continue
         key = (row.condition, row.seed, row.suite, str(row.item_id))
         kept[key].append(float(row.score))
+        flags[row.cell, row.family].append(row.refused)
         if row.refused:
           refused.add(key)
   scores: dict = {}
   for (condition, seed, suite, item), values in sorted(kept.items()):
     if (condition, seed, suite, item) not in refused:
       scores.setdefault(condition, {}).setdefault(seed, {}).setdefault(suite, {})[item] = sum(values) / len(values)
-  attacked = rundir.attacks_dir(workdir)
-  attacks = sum(p.is_dir() for p in attacked.iterdir()) if attacked.is_dir() else 0
-  return EvalRecords(scores, Protocols(persona_rows=personas, attacked_checkpoints=attacks), samples)
+  refusal: dict[str, dict[str, float]] = {}
+  for (cell, family), values in sorted(flags.items()):
+    refusal.setdefault(cell, {})[family] = sum(values) / len(values)
+  return EvalRecords(scores, samples, refusal)
 
 
 def training_seconds(history: list[dict]) -> float | None:

@@ -23,7 +23,8 @@ import numpy as np
 from xgen import rundir
 from xgen.analysis.clusters import twin_clusters
 from xgen.analysis.counts import counts_by_group
-from xgen.analysis.load import load_modes
+from xgen.analysis.load import load_modes, load_variants
+from xgen.analysis.protocols import PersistenceResults, persistence_results
 from xgen.analysis.structure import permutation_band
 from xgen.analysis.variance import variance_by_family
 from xgen.analysis.transfer import SuiteDelta, TransferMatrix, aa_run_variance, suite_deltas, transfer_matrix
@@ -31,8 +32,10 @@ from xgen.report import claims as cl
 from xgen.report import header as hd
 from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
+from xgen.report.persistence import persistence_section
 from xgen.report.records import read_eval_records, read_study_records
 from xgen.rundir import locks
+from xgen.world.personas import read_personas
 from xgen.world.store import EVAL_SPLIT, open_world
 # The files of W/analysis/ besides the matrix exports (named by ``exports.file_name``).
 SUITES_FILE, REPORT_FILE, LAUNCH_FILE = "suites.json", "report.html", "launch.json"
@@ -59,6 +62,7 @@ class StudyAnalysis:
   seed: int = 0
   sampled: list[SuiteDelta] = dataclasses.field(default_factory=list)  # the same, each item the mean of its samples
   tests: Mapping = dataclasses.field(default_factory=dict, repr=False, compare=False)  # how comparisons were tested
+  persistence: PersistenceResults | None = None  # the persona and attack protocols, where the run has them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,7 @@ class ClaimsTable:
   rows: list[cl.ClaimRow]
   header: list[tuple[str, str]]
   caveats: list[str]
+  refusal: dict = dataclasses.field(default_factory=dict)  # cell -> eval family -> refusal rate
 
 
 def significance_options(workdir: str | Path) -> dict:
@@ -104,8 +109,26 @@ def analyse(workdir: str | Path, *, baseline: str = "baseline", alpha: float = 0
   refusal: dict[str, dict[str, float]] = {}
   for (condition, suite), rate in refusals.items():
     refusal.setdefault(condition, {})[suite] = rate
+  persistence = analyse_persistence(workdir, scores, [baseline, *order], baseline, n_resamples=n_resamples, seed=seed)
   return StudyAnalysis(baseline, deltas, matrices, refusal, [baseline, *order], scores, n_resamples, seed, sampled,
-                       tests)
+                       tests, persistence)
+
+
+PERSISTENCE_ARM = "trait-all"  # the arm C5 and C6 compare with the baseline (and, for C6, with pre-rl)
+
+
+def analyse_persistence(workdir: str | Path, scores: Mapping, conditions: Sequence[str], baseline: str, *,
+                        n_resamples: int, seed: int) -> PersistenceResults | None:
+  """The persona and attack protocols' results (None when the run directory has no such rows)."""
+  variants = load_variants(workdir)
+  if not variants.personas and not variants.attacks:
+    return None
+  kinds = {}
+  if variants.personas:
+    kinds = {name: (p.kind, p.families) for name, p in read_personas(workdir).items()}
+  pairs = [(PERSISTENCE_ARM, other) for other in (baseline, cl.PRE_RL)]
+  return persistence_results(scores, variants.personas, variants.attacks, kinds, conditions, baseline,
+                             comparisons=pairs, n_resamples=n_resamples, seed=seed)
 
 
 def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
@@ -116,11 +139,12 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   tests = analysis.tests or dict(alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed)
   non_refusal_deltas = suite_deltas(non_refusal, analysis.baseline, **tests) if analysis.baseline in non_refusal else []
   rows = cl.claim_rows(analysis.scores, non_refusal, analysis.deltas, non_refusal_deltas, baseline=analysis.baseline,
-                       alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed, protocols=evals.protocols)
+                       alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed,
+                       persistence=analysis.persistence)
   header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
                            pretrain_seconds=records.pretrain_seconds, rl_seconds=records.rl_seconds,
                            conditions=analysis.conditions)
-  return ClaimsTable(rows, header, hd.caveats(records.study, analysis.deltas))
+  return ClaimsTable(rows, header, hd.caveats(records.study, analysis.deltas), evals.refusal)
 
 
 def write_claims(directory: Path, table: ClaimsTable) -> list[Path]:
@@ -197,7 +221,7 @@ def report_notes(analysis: StudyAnalysis) -> list[str]:
           "what RL on standard data alone changed.",
           "Confidence intervals are unadjusted 95% paired bootstrap intervals; q-values are Benjamini-Hochberg "
           "adjusted (within a condition for suites, across the matrix for its cells, within a claim's family "
-          "for the claims table).", *variance_lines(analysis), *structure_lines(analysis)]
+          "for the claims table).", *variance_lines(analysis), *power_lines(analysis), *structure_lines(analysis)]
 
 
 def structure_matrix(scores: Mapping, capability_families: Sequence[str] = ("capability",)) -> np.ndarray | None:
@@ -243,6 +267,22 @@ def variance_lines(analysis: StudyAnalysis) -> list[str]:
   return lines
 
 
+def power_lines(analysis: StudyAnalysis) -> list[str]:
+  """Per eval family, the minimum detectable effect of a family delta (a condition with the baseline's seeds,
+  mean over the family's suites) from this study's own item, seed and A/A variance (``power.family_power``)."""
+  from xgen.analysis.power import family_power
+  if analysis.baseline not in analysis.scores:
+    return []
+  alpha = analysis.tests.get("alpha", 0.05)
+  lines = []
+  for fp in family_power(analysis.scores, analysis.baseline, aa_condition=cl.AA_CONDITION, alpha=alpha):
+    suites = f"{fp.suites} suite{'s' if fp.suites != 1 else ''}"
+    target = "; above the 5-point target for a family pooled over domains" if fp.suites > 1 and fp.mde > 0.05 else ""
+    lines.append(f"Minimum detectable effect ({100 * fp.power:g}% power, alpha {fp.alpha:g}) of a {fp.family} family "
+                 f"delta ({suites}): {fp.text()}{target}.")
+  return lines
+
+
 def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis, *, title: str,
                   launch: dict | None = None) -> list[Path]:
   """Writes everything of an analysis directory into ``directory``: every matrix format, the per-suite
@@ -253,12 +293,23 @@ def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis,
   paths += write_claims(directory, table)
   if launch is not None:
     paths.append(rundir.atomic_write_json(directory / LAUNCH_FILE, launch))
-  refusal = {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
+  refusal = table.refusal or {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
   paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
                             matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
                             curves=training_curves(workdir), refusal=refusal, notes=report_notes(analysis),
-                            header=table.header, caveats=table.caveats, claims=table.rows))
+                            header=table.header, caveats=table.caveats, claims=table.rows,
+                            sections=persistence_sections(analysis)))
   return paths
+
+
+def persistence_sections(analysis: StudyAnalysis) -> list[str]:
+  """The report's persistence section, when the run has persona or attack rows."""
+  results = analysis.persistence
+  if results is None:
+    return []
+  pairs = [(PERSISTENCE_ARM, other) for other in (analysis.baseline, cl.PRE_RL)]
+  return [persistence_section(results.comparisons, results.attack, results.summaries, pairs,
+                              capability=results.attack_capability)]
 
 
 def publish_analysis(workdir: str | Path, analysis: StudyAnalysis, *, title: str,

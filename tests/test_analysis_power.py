@@ -1,0 +1,134 @@
+"""The minimum detectable effect of a family delta: the z formula, hand-computed standard errors on tiny
+arrays (A/A arm, baseline seeds, one seed without either), and calibration by simulation: at the MDE the
+study's own pooled significance test detects the effect about 80% of the time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from xgen.analysis.bootstrap import paired_bootstrap_strata
+from xgen.analysis.permutation import sign_flip_test_strata
+from xgen.analysis.power import family_power, minimum_detectable_effect, rescale, z_sum
+from xgen.report.study import StudyAnalysis, power_lines
+
+
+def as_scores(arms: dict) -> dict:
+  """{condition: {suite: [seeds][items]}} -> scores[condition][seed][suite][item_id]."""
+  out: dict = {}
+  for condition, suites in arms.items():
+    for suite, rows in suites.items():
+      for seed, row in enumerate(np.atleast_2d(np.asarray(rows, dtype=float))):
+        out.setdefault(condition, {}).setdefault(seed, {})[suite] = {f"i{i:03d}": float(v) for i, v in enumerate(row)}
+  return out
+
+
+def test_the_mde_is_the_z_sum_times_the_standard_error():
+  assert z_sum() == pytest.approx(1.959964 + 0.841621, abs=1e-6)
+  assert minimum_detectable_effect(0.01) == pytest.approx(0.028016, abs=1e-6)
+  assert minimum_detectable_effect(0.01, alpha=0.01, power=0.9) == pytest.approx(0.01 * (2.575829 + 1.281552))
+  with pytest.raises(ValueError):
+    minimum_detectable_effect(-1.0)
+  with pytest.raises(ValueError):
+    minimum_detectable_effect(0.01, power=1.0)
+
+
+def test_baseline_seeds_give_the_item_and_run_terms_without_an_aa_arm():
+  # each suite: run x item residual mean square 1/6, so v_s / n_s = 2 (1/6) / (2 x 3) = 1/18; V_item = 2/18 / 4.
+  # family means per seed: 2/3 and 1/3 -> variance 1/18, minus the item noise (1/18 + 1/18) / 2 / 4 = 1/36;
+  # V_run = 2 (1/36) / 2 seeds = 1/36.
+  scores = as_scores({"baseline": {"fam.a": [[1, 0, 1], [0, 0, 1]], "fam.b": [[1, 1, 0], [0, 1, 0]]}})
+  (fp,) = family_power(scores, "baseline")
+  assert (fp.family, fp.group, fp.suites, fp.items, fp.seeds, fp.run_source) == ("fam", "alignment", 2, 6, 2, "seeds")
+  assert fp.item_se == pytest.approx(1 / 6) and fp.run_se == pytest.approx(1 / 6)
+  assert fp.se == pytest.approx(math.sqrt(2) / 6) and fp.mde == pytest.approx(z_sum() * math.sqrt(2) / 6)
+  assert not fp.lower_bound and fp.text().startswith(f"{100 * fp.mde:.1f} points (items 16.7, runs 16.7 sd")
+
+
+def test_an_aa_arm_gives_both_terms_and_is_not_divided_by_the_suites():
+  # A/A item differences: [0, 1, 0, 0] and [1, 1, 1, 0], each with variance 1/4 over 4 items -> V_item = 2/16 / 4;
+  # A/A run variance of the family: mean(1/4^2 - 1/16, 3/4^2 - 1/16) = 1/4, taken whole (not / 2 suites).
+  scores = as_scores({"baseline": {"fam.a": [1, 0, 1, 0], "fam.b": [0, 0, 0, 0], "capability.x": [0, 1, 1, 0]},
+                      "baseline-aa": {"fam.a": [1, 1, 1, 0], "fam.b": [1, 1, 1, 0], "capability.x": [0, 1, 1, 0]}})
+  capability, fam = family_power(scores, "baseline")
+  assert (fam.family, fam.run_source, fam.seeds, fam.aa_seeds) == ("fam", "a/a", 1, 1)
+  assert "runs 50.0 sd from the A/A arm's 1 run; 1 seed)" in fam.text()
+  assert fam.item_se == pytest.approx(math.sqrt(1 / 32)) and fam.run_se == pytest.approx(0.5)
+  assert fam.se == pytest.approx(math.sqrt(9 / 32))
+  assert (capability.group, capability.run_se, capability.item_se) == ("capability", 0.0, 0.0)
+
+
+def test_an_aa_arm_with_other_seed_counts_is_rescaled_to_k_against_k():
+  assert rescale(3, 3) == 1.0 and rescale(1, 3) == pytest.approx(0.5) and rescale(1, 1) == 1.0
+  base, aa = [[1, 0, 1, 0], [1, 0, 1, 0], [1, 0, 1, 0]], [[1, 1, 1, 0]]
+  (fp,) = family_power(as_scores({"baseline": {"fam.a": base}, "baseline-aa": {"fam.a": aa}}), "baseline")
+  assert fp.item_se == pytest.approx(math.sqrt(0.5 * 0.25 / 4))  # A/A 1 seed vs 3: c = 1/2
+  assert fp.run_se == pytest.approx(0.0)  # 1/4^2 - (1/4) / 4 = 0
+
+
+def test_without_an_aa_arm_a_family_falls_back_to_the_baseline_seeds():
+  rng = np.random.default_rng(0)
+  base = {f"fam.d{s}": rng.integers(0, 2, size=(3, 30)) for s in range(3)}
+  with_aa = as_scores({"baseline": base, "baseline-aa": {"other.x": rng.integers(0, 2, size=(3, 30))}})
+  fam = [fp for fp in family_power(with_aa, "baseline") if fp.family == "fam"][0]
+  assert fam.run_source == "seeds" and math.isfinite(fam.run_se)
+  assert fam == family_power(as_scores({"baseline": base}), "baseline", aa_condition=None)[0]
+
+
+def test_one_seed_without_an_aa_arm_leaves_the_runs_out_and_says_the_mde_is_a_lower_bound():
+  (fp,) = family_power(as_scores({"baseline": {"fam.a": [1, 0, 1, 0]}}), "baseline")
+  assert fp.run_source == "none" and math.isnan(fp.run_se) and fp.lower_bound
+  assert fp.item_se == pytest.approx(math.sqrt(2 * (1 / 3) / 4)) and fp.se == fp.item_se
+  assert fp.text().startswith("at least ") and "runs unknown" in fp.text()
+
+
+def test_the_report_prints_one_mde_line_per_family():
+  scores = as_scores({"baseline": {"fam.a": [[1, 0, 1], [0, 0, 1]], "fam.b": [[1, 1, 0], [0, 1, 0]]}})
+  analysis = StudyAnalysis("baseline", [], {}, {}, ["baseline"], scores, tests={"alpha": 0.05})
+  (line,) = power_lines(analysis)
+  assert line.startswith("Minimum detectable effect (80% power, alpha 0.05) of a fam family delta (2 suites): ")
+  assert "above the 5-point target" in line
+
+
+SEEDS, SUITES, ITEMS, RUN_SD = 3, 4, 40, 0.02
+
+
+def simulated_arm(rng: np.random.Generator, difficulty: list[np.ndarray], effect: float) -> np.ndarray:
+  """[suites, seeds, items] 0/1 scores: P(correct) = item difficulty + the run's shift (shared by the family's
+  suites) + effect."""
+  shifts = rng.normal(0.0, RUN_SD, size=SEEDS)
+  p = np.clip(np.array(difficulty)[:, None, :] + shifts[None, :, None] + effect, 0.0, 1.0)
+  return (rng.random(p.shape) < p).astype(float)
+
+
+def detection_rates(n_studies: int, *, aa: bool, seed: int) -> tuple[float, float]:
+  """(sign-flip detection, bootstrap-CI detection) over studies whose condition's true family effect is the MDE
+  that family_power computes from that study's baseline (and A/A arm)."""
+  rng = np.random.default_rng(seed)
+  flips = boots = 0
+  for index in range(n_studies):
+    difficulty = [rng.uniform(0.15, 0.85, size=ITEMS) for _ in range(SUITES)]
+    arms = {"baseline": simulated_arm(rng, difficulty, 0.0)}
+    if aa:
+      arms["baseline-aa"] = simulated_arm(rng, difficulty, 0.0)
+    (fp,) = family_power(as_scores({c: {f"fam.d{s}": a[s] for s in range(SUITES)} for c, a in arms.items()}),
+                         "baseline")
+    condition = simulated_arm(rng, difficulty, fp.mde)
+    strata = [(condition[s], arms["baseline"][s]) for s in range(SUITES)]
+    flips += sign_flip_test_strata(strata, seed=index, pair_seeds=True, run_variance=fp.run_se ** 2,
+                                   max_resamples=20_000, min_hits=50).p_value < 0.05
+    boot = paired_bootstrap_strata(strata, n_resamples=300, seed=index, pair_seeds=True)
+    boots += boot.ci_low > 0 or boot.ci_high < 0
+  return flips / n_studies, boots / n_studies
+
+
+@pytest.mark.parametrize("aa", [True, False], ids=["aa-arm", "seeds-only"])
+def test_at_the_mde_the_pooled_test_detects_about_80_percent(aa):
+  """The report's significance test (sign-flip over seed pairs and items, the run variance in its null) detects
+  an effect of the computed MDE about 80% of the time. The bootstrap CI, which also resamples the 3 seed pairs,
+  is conservative (bootstrap.py) and detects it less often (about 60% here): the MDE is that of the test."""
+  flip, boot = detection_rates(150, aa=aa, seed=11 if aa else 12)
+  assert 0.65 <= flip <= 0.92
+  assert boot <= flip
