@@ -6,7 +6,9 @@
 3. every final checkpoint (and the base, as ``pre-rl``) on every eval suite, skipping the
    (checkpoint, suite) pairs already written from the same parameters; a damaged checkpoint is
    reported and skipped (``LaunchResult.damaged``);
-4. the analysis: the whole of ``W/analysis/`` (matrices, heatmaps, ``report.html``, ``launch.json``),
+4. the persistence protocols the study asks for (``xgen.grid.persistence``): the attack of each arm,
+   then the arms under each persona and at each attack budget point, resumed like the rest;
+5. the analysis: the whole of ``W/analysis/`` (matrices, heatmaps, ``report.html``, ``launch.json``),
    swapped in at once.
 
 Launching again after a kill, or while another launcher works on the same directory, redoes
@@ -26,10 +28,13 @@ from xgen import rundir
 from xgen.eval.crosseval import (EvalConfig, EvalSummary, checkpoints_to_evaluate, cross_evaluate, eval_suites,
                                   pending_suites)
 from xgen.grid.executors import Outcome, run_cells
+from xgen.grid.persistence import (Protocols, arm_refs, evaluate_protocols, protocol_pairs, run_attacks,
+                                   study_protocols)
 from xgen.grid.study import StudyConfig, study_cells, study_conditions, study_record
 from xgen.models.config import ModelConfig
 from xgen.report.study import StudyAnalysis, analyse, publish_analysis
 from xgen.rundir import locks
+from xgen.train.attack import AttackConfig
 from xgen.train.pretrain import pretrain
 from xgen.train.config import SFTConfig
 from xgen.train.sft import saved_model_config
@@ -49,6 +54,7 @@ class StudyConfigs:
   pretrain: SFTConfig
   eval: EvalConfig
   operative_config: str
+  attack: AttackConfig = dataclasses.field(default_factory=AttackConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +125,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
   study = configs.study
   manifest = ensure_world(workdir, configs.world, say)
+  protocols = study_protocols(workdir, study, configs.attack, manifest["domains"])  # a bad persona fails now
   ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
   cells = study_cells(study, manifest["domains"])
@@ -145,7 +152,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   conditions = study_conditions(study, manifest["domains"])
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
-  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, say)
+  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say)
 
   try:
     analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
@@ -158,15 +165,21 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
 
 
 def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig, cells: list[str],
-                   include_base: bool, say: Callable[[str], None]) -> EvalSummary:
-  """The pending (checkpoint, suite) pairs of ``cells`` (and the base), with a progress bar; each
-  checkpoint is listed and fingerprinted once."""
+                   include_base: bool, protocols: Protocols, say: Callable[[str], None]) -> EvalSummary:
+  """The pending (checkpoint, suite) pairs of ``cells`` (and the base), then the persistence protocols on
+  the arms among them (attacks first), with one progress bar; each checkpoint is listed and fingerprinted
+  once."""
   suites = list(eval_suites(workdir))
   refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
           if include_base or r.cell != rundir.BASE]
+  arms = arm_refs(refs, protocols)
+  damaged = run_attacks(workdir, arms, model_config, protocols.attack, say) if protocols.attack else {}
   total = sum(len(pending_suites(workdir, r, suites)) for r in refs if r.problem is None)
+  total += protocol_pairs(workdir, arms, protocols)
   with tqdm(total=total, desc="eval", unit="suite", dynamic_ncols=True) as bar:
-    return cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
+    summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
+    damaged.update(evaluate_protocols(workdir, arms, model_config, config, protocols, progress=bar.update, say=say))
+  return dataclasses.replace(summary, damaged={**summary.damaged, **damaged})
 
 
 def publish_when_free(workdir: Path, analysis: StudyAnalysis, *, title: str, launch: dict,

@@ -36,7 +36,7 @@ def status_table(workdir: str | Path) -> str:
   lines = [f"base: {base['state']}" + (f" at step {base['step']}" if "step" in base else "")
            + (f" ({base['reason']})" if base["state"] in rundir.STOPPED and base.get("reason") else "")]
   if not rows:
-    return "\n".join(lines + [f"no cells in {rundir.cells_dir(workdir)}"])
+    return "\n".join(lines + [f"no cells in {rundir.cells_dir(workdir)}", *attack_lines(workdir)])
   header = ("cell", "condition", "seed", "state", "progress", "updated")
   table = [header] + [(r["cell"], str(r["condition"]), str(r["seed"]), r["state"], f"{r['step']}/{r['steps']}",
                        updated_text(r["updated"])) for r in rows]
@@ -47,4 +47,14 @@ def status_table(workdir: str | Path) -> str:
     counts[row["state"]] = counts.get(row["state"], 0) + 1
   lines.append(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
   lines += [f"{r['cell']}: {r['reason']}" for r in rows if r["reason"]]
-  return "\n".join(lines)
+  return "\n".join(lines + attack_lines(workdir))
+
+
+def attack_lines(workdir: str | Path) -> list[str]:
+  """One line per attacked checkpoint: the state of its run at each learning rate."""
+  runs: dict[str, list[str]] = {}
+  for cell, rate, run in rundir.attack_runs(workdir):
+    status = rundir.read_status(run) or {"state": rundir.PENDING}
+    progress = f"{status.get('step', 0)}/{status.get('steps', '?')}"
+    runs.setdefault(cell, []).append(f"lr {rate:g} {status['state']} {progress}")
+  return [f"attack of {cell}: {', '.join(parts)}" for cell, parts in runs.items()]

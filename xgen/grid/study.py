@@ -53,6 +53,11 @@ class StudyConfig:
   alpha: float = 0.05                          # false discovery rate of the BH correction
   bootstrap_resamples: int = 2000
   analysis_seed: int = 0
+  personas: tuple[str, ...] = ()               # persona prompts (names in W/world/personas.json) every cell of
+                                               # persistence_conditions is also evaluated under
+  attack: bool = False                         # the harmful fine-tuning attack (AttackConfig's budget) on
+                                               # every cell of persistence_conditions, then its evaluation
+  persistence_conditions: tuple[str, ...] = (PRE_RL, BASELINE, "trait-all")  # the arms the protocols compare
 
   def __post_init__(self):
     v.string(OWNER, "name", self.name)
@@ -78,6 +83,12 @@ class StudyConfig:
     v.number_in(OWNER, "alpha", self.alpha, 0.0, 1.0, low_open=True, high_open=True)
     v.positive_int(OWNER, "bootstrap_resamples", self.bootstrap_resamples)
     v.non_negative_int(OWNER, "analysis_seed", self.analysis_seed)
+    for field in ("personas", "persistence_conditions"):
+      names = v.strings_tuple(OWNER, field, getattr(self, field), what="names")
+      if len(set(names)) != len(names):
+        raise ValueError(f"StudyConfig.{field}: a name is repeated in {v.excerpt(names)}")
+      object.__setattr__(self, field, names)
+    v.boolean(OWNER, "attack", self.attack)
 
 
 def study_record(study: StudyConfig) -> dict[str, Any]:
@@ -233,6 +244,17 @@ def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Conditi
   if study.baseline not in conditions:
     conditions = {**{BASELINE: expand_condition(BASELINE, dose=study.dose, domains=domains)[0]}, **conditions}
   return list(conditions.values())
+
+
+def persistence_arms(study: StudyConfig, domains: Sequence[str]) -> list[Condition]:
+  """The conditions the persona and attack protocols compare, checked against the study's own; ValueError
+  naming ``StudyConfig.persistence_conditions`` for a condition the study does not have."""
+  conditions = {c.name: c for c in study_conditions(study, domains)}
+  unknown = [name for name in study.persistence_conditions if name not in conditions]
+  if unknown:
+    raise ValueError(f"StudyConfig.persistence_conditions: {', '.join(map(repr, unknown))} is not a condition of "
+                     f"this study (its conditions: {', '.join(conditions)})")
+  return [conditions[name] for name in study.persistence_conditions]
 
 
 def study_cells(study: StudyConfig, domains: Sequence[str]) -> list[Cell]:
