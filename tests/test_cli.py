@@ -142,6 +142,7 @@ def test_gin_includes_resolve_beside_a_runs_folder(tmp_path, monkeypatch):
   import xgen.train.config  # noqa: F401
   import xgen.world.config  # noqa: F401
   import xgen.eval.crosseval  # noqa: F401
+  import xgen.train.attack  # noqa: F401
   (tmp_path / "runs" / "quickstart").mkdir(parents=True)
   monkeypatch.chdir(tmp_path)
   monkeypatch.syspath_prepend(str(tmp_path))
