@@ -1,4 +1,5 @@
-"""``xgen grid launch``, ``xgen grid status`` and ``xgen quickstart``: a study of many cells, end to end."""
+"""``xgen grid launch``, ``xgen grid status``, ``xgen quickstart`` and ``xgen reproduce``: a study of many
+cells, end to end."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def _study_configs(args: argparse.Namespace, default_files: Sequence[str]):
   return StudyConfigs(*built[:-1], operative_config=config.operative_config(), attack=built[-1])
 
 
-def _launch(args: argparse.Namespace, configs) -> int:
+def _launch(args: argparse.Namespace, configs, *, show: str = "matrix") -> int:
+  """Launches the study; prints the transfer matrix (``show="matrix"``) or the claims table (``"claims"``),
+  the report's path and the wall time of each stage."""
   from xgen.grid.launch import launch
   try:
     result = launch(args.workdir, configs, executor=args.executor, parallel=args.parallel,
@@ -36,10 +39,12 @@ def _launch(args: argparse.Namespace, configs) -> int:
   failed = sorted(cell for cell, state in result.outcomes.items() if state != rundir.DONE)
   if result.report is not None:
     from xgen.report.exports import file_name
-    matrix = rundir.analysis_dir(args.workdir) / file_name("domain", "md")
-    if matrix.exists():
-      print(matrix.read_text())
+    analysis = rundir.analysis_dir(args.workdir)
+    shown = rundir.claims_path(analysis, "md") if show == "claims" else analysis / file_name("domain", "md")
+    if shown.exists():
+      print(shown.read_text())
     print(f"report: {result.report}")
+  print("wall time per stage (s): " + ", ".join(f"{stage} {seconds:g}" for stage, seconds in result.seconds.items()))
   if failed:
     print(f"cells not done: {', '.join(failed)} (see `xgen grid status --workdir {args.workdir}`)", file=sys.stderr)
     return EXIT_FAILED
@@ -57,6 +62,19 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
   started = time.perf_counter()
   code = _launch(args, _study_configs(args, ["studies/quickstart.gin"]))
   print(f"quickstart finished in {time.perf_counter() - started:.0f} s")
+  return code
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+  """A study of gin/studies/ (the reference study by default) end to end; prints its claims table."""
+  args.executor, args.parallel, args.retry_failed, args.ray_address = "inprocess", 1, False, None
+  try:
+    rundir.check_name(args.study, "--study")
+  except ValueError as error:
+    raise BadInput(str(error)) from None
+  started = time.perf_counter()
+  code = _launch(args, _study_configs(args, [f"studies/{args.study}.gin"]), show="claims")
+  print(f"study '{args.study}' finished in {time.perf_counter() - started:.0f} s")
   return code
 
 
@@ -83,6 +101,16 @@ def add_grid(commands: argparse._SubParsersAction) -> None:
   grid_status = grid_commands.add_parser("status", help="a table of the cells and their states")
   add_common_flags(grid_status)
   grid_status.set_defaults(run=cmd_grid_status)
+
+
+def add_reproduce(commands: argparse._SubParsersAction) -> None:
+  reproduce = commands.add_parser("reproduce", help="a study of gin/studies/ end to end, as its reproducibility "
+                                                    "script runs it: prints the claims table, the report's path "
+                                                    "and the wall time of each stage; running again resumes")
+  add_common_flags(reproduce)
+  reproduce.add_argument("--study", default="reference", help="the study's name: gin/studies/STUDY.gin "
+                                                              "(default: reference)")
+  reproduce.set_defaults(run=cmd_reproduce)
 
 
 def add_quickstart(commands: argparse._SubParsersAction) -> None:

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
   grid.add_grid(commands)              # grid launch, grid status
   results.add_analysis(commands)       # matrix, claims, report
   grid.add_quickstart(commands)        # quickstart
+  grid.add_reproduce(commands)         # reproduce
   data.add_data(commands)              # data import
   grading.add_grade(commands)          # grade
   return parser

@@ -18,9 +18,11 @@ evaluation locks (``xgen.train.locks``) keep two launchers off the same work.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -63,6 +65,22 @@ class LaunchResult:
   analysis_paths: list[Path]
   report: Path | None
   damaged: dict[str, str] = dataclasses.field(default_factory=dict)  # checkpoint -> why it was not evaluated
+  seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> wall time in this launch
+
+
+class StageClock:
+  """Wall time per stage of a launch (``with clock("cells"): ...``), in seconds, in the order run."""
+
+  def __init__(self):
+    self.seconds: dict[str, float] = {}
+
+  @contextlib.contextmanager
+  def __call__(self, stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+      yield
+    finally:
+      self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 1)
 
 
 def ensure_world(workdir: Path, config: WorldConfig, say: Callable[[str], None]) -> dict:
@@ -123,10 +141,12 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   workdir.mkdir(parents=True, exist_ok=True)
   rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
   rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
-  study = configs.study
-  manifest = ensure_world(workdir, configs.world, say)
+  study, clock = configs.study, StageClock()
+  with clock("world"):
+    manifest = ensure_world(workdir, configs.world, say)
   protocols = study_protocols(workdir, study, configs.attack, manifest["domains"])  # a bad persona fails now
-  ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
+  with clock("base"):
+    ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
   cells = study_cells(study, manifest["domains"])
   states = rundir.cell_states(workdir, [c.name for c in cells])
@@ -142,9 +162,10 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
     say(f"[{finished[0]}/{len(todo)}] {outcome.cell}: {outcome.state}"
         + (f" ({outcome.message})" if outcome.message else ""))
 
-  run_cells(executor, workdir, todo, on_outcome, parallel=parallel, ray_address=ray_address)
-  for cell in todo:  # cells another launcher was training: wait until it lets go of them
-    locks.wait_for(workdir, locks.cell_lock(cell.name))
+  with clock("cells"):
+    run_cells(executor, workdir, todo, on_outcome, parallel=parallel, ray_address=ray_address)
+    for cell in todo:  # cells another launcher was training: wait until it lets go of them
+      locks.wait_for(workdir, locks.cell_lock(cell.name))
   states = rundir.cell_states(workdir, [c.name for c in cells])
 
   model_config = saved_model_config(rundir.base_dir(workdir)) or configs.model
@@ -152,33 +173,42 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   conditions = study_conditions(study, manifest["domains"])
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
-  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say)
+  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say, clock)
 
   try:
-    analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
-                       seed=study.analysis_seed, condition_order=[c.name for c in conditions])
+    with clock("analysis"):
+      analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
+                         seed=study.analysis_seed, condition_order=[c.name for c in conditions])
   except FileNotFoundError as error:
     say(f"no analysis: {error}")
-    return LaunchResult(states, [], None, summary.damaged)
-  paths = publish_when_free(workdir, analysis, title=f"xgen study '{study.name}'", launch={"cells": states}, say=say)
-  return LaunchResult(states, paths, paths[-1], summary.damaged)
+    return LaunchResult(states, [], None, summary.damaged, clock.seconds)
+  with clock("report"):
+    paths = publish_when_free(workdir, analysis, title=f"xgen study '{study.name}'",
+                              launch={"cells": states, "seconds": clock.seconds}, say=say)
+  return LaunchResult(states, paths, paths[-1], summary.damaged, clock.seconds)
 
 
 def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig, cells: list[str],
-                   include_base: bool, protocols: Protocols, say: Callable[[str], None]) -> EvalSummary:
+                   include_base: bool, protocols: Protocols, say: Callable[[str], None],
+                   clock: StageClock | None = None) -> EvalSummary:
   """The pending (checkpoint, suite) pairs of ``cells`` (and the base), then the persistence protocols on
   the arms among them (attacks first), with one progress bar; each checkpoint is listed and fingerprinted
-  once."""
+  once. ``clock`` times the attacks, the plain evaluation and the protocols' evaluation apart."""
+  clock = clock or StageClock()
   suites = list(eval_suites(workdir))
   refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
           if include_base or r.cell != rundir.BASE]
   arms = arm_refs(refs, protocols)
-  damaged = run_attacks(workdir, arms, model_config, protocols.attack, say) if protocols.attack else {}
+  with clock("attacks"):
+    damaged = run_attacks(workdir, arms, model_config, protocols.attack, say) if protocols.attack else {}
   total = sum(len(pending_suites(workdir, r, suites)) for r in refs if r.problem is None)
   total += protocol_pairs(workdir, arms, protocols)
   with tqdm(total=total, desc="eval", unit="suite", dynamic_ncols=True) as bar:
-    summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
-    damaged.update(evaluate_protocols(workdir, arms, model_config, config, protocols, progress=bar.update, say=say))
+    with clock("evaluation"):
+      summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
+    with clock("protocol evaluation"):
+      damaged.update(evaluate_protocols(workdir, arms, model_config, config, protocols, progress=bar.update,
+                                        say=say))
   return dataclasses.replace(summary, damaged={**summary.damaged, **damaged})
 
 
