@@ -5,8 +5,6 @@ scores."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from xgen.world.personas import read_personas, with_persona
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import copy_run, run_cli  # noqa: E402
+from test_eval_crosseval import _rows  # noqa: E402
 
 CONFIG = EvalConfig(max_new_tokens=8, chunk_size=64)
 
@@ -36,11 +35,6 @@ def evaluated(tiny_run, tmp_path_factory) -> Path:
   refs = checkpoints_to_evaluate(workdir)
   evaluate_personas(workdir, model, CONFIG, refs, [personas["blunt-medic"], personas["careful"]])
   return workdir
-
-
-def _rows(path: Path) -> list[dict]:
-  with gzip.open(path, "rt") as handle:
-    return [json.loads(line) for line in handle]
 
 
 def test_a_persona_is_evaluated_on_its_families_and_capability_only(evaluated):
