@@ -51,8 +51,7 @@ SCOPES = ("targeted", "capability")
 Strata = list[tuple[np.ndarray, np.ndarray]]
 Variants = Sequence[tuple[Scores, Sequence[str]]]  # (persona or attack scores, the suites to compare on)
 
-# ---------------------------------------------------------------------------------------------
-# Shifts and their bootstraps.
+# --- Shifts and their bootstraps. -----------------------------------------------------------------
 
 
 def _shifted(plain, variant, depth: int):
@@ -117,6 +116,7 @@ def difference_strata(plain: Scores, variants: Variants, condition: str,
 
 
 def strata_bootstrap(strata: Strata, *, pair_seeds: bool, n_resamples: int, seed: int) -> BootstrapResult | None:
+  """``paired_bootstrap_strata`` of ``strata``; None when there are none."""
   return paired_bootstrap_strata(strata, n_resamples=n_resamples, seed=seed, pair_seeds=pair_seeds) if strata else None
 
 
@@ -125,7 +125,7 @@ def arm_shift(plain: Scores, variant: Scores, condition: str, suites: Sequence[s
   """One arm's mean shift (variant - plain) over ``suites`` with its paired CI; None when no items pair up."""
   strata = arm_strata(plain, [(variant, suites)], condition)
   return strata_bootstrap(strata, pair_seeds=True, n_resamples=n_resamples,
-                    seed=derived_seed(seed, "shift", condition, *sorted(suites)))
+                          seed=derived_seed(seed, "shift", condition, *sorted(suites)))
 
 
 def shift_difference(plain: Scores, variant: Scores, condition: str, baseline: str, suites: Sequence[str], *,
@@ -134,11 +134,10 @@ def shift_difference(plain: Scores, variant: Scores, condition: str, baseline: s
   Positive: the condition loses less (or gains more) under the variant than the baseline."""
   strata, paired = difference_strata(plain, [(variant, suites)], condition, baseline)
   return strata_bootstrap(strata, pair_seeds=paired, n_resamples=n_resamples,
-                    seed=derived_seed(seed, "shift-difference", condition, baseline, *sorted(suites)))
+                          seed=derived_seed(seed, "shift-difference", condition, baseline, *sorted(suites)))
 
 
-# ---------------------------------------------------------------------------------------------
-# Personas.
+# --- Personas. ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -200,10 +199,10 @@ def _comparison(plain: Scores, variants: Variants, names: tuple[str, str, str, t
 
   def shift(arm: str) -> BootstrapResult | None:
     return strata_bootstrap(arm_strata(plain, variants, arm), pair_seeds=True, n_resamples=n_resamples,
-                      seed=derived_seed(stream, "shift", arm))
+                            seed=derived_seed(stream, "shift", arm))
   strata, paired = difference_strata(plain, variants, condition, baseline)
   difference = strata_bootstrap(strata, pair_seeds=paired, n_resamples=n_resamples,
-                          seed=derived_seed(stream, "shift-difference", condition, baseline))
+                                seed=derived_seed(stream, "shift-difference", condition, baseline))
   return PersonaComparison(persona=persona, kind=kind, scope=scope, suites=suites, condition=condition,
                            baseline=baseline, condition_shift=shift(condition), baseline_shift=shift(baseline),
                            difference=difference)
@@ -268,8 +267,7 @@ def selective_persistence(harmful: BootstrapResult | None, helpful: BootstrapRes
   return "uniform" if helpful.ci_low > 0 else "selective"
 
 
-# ---------------------------------------------------------------------------------------------
-# Harmful fine-tuning attack.
+# --- Harmful fine-tuning attack. ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -298,8 +296,8 @@ def attack_results(plain: Scores, attack_scores: Mapping[tuple[float, int], Scor
         continue
       suites = [s for s in sorted(_suites_of(attacked, [condition])) if suites_filter is None or suites_filter(s)]
       strata = [(pre, post) for post, pre in arm_strata(plain, [(attacked, suites)], condition)]
-      result = strata_bootstrap(strata, pair_seeds=True, n_resamples=n_resamples,
-                          seed=derived_seed(seed, "attack", repr(float(learning_rate)), str(steps), condition))
+      stream = derived_seed(seed, "attack", repr(float(learning_rate)), str(steps), condition)
+      result = strata_bootstrap(strata, pair_seeds=True, n_resamples=n_resamples, seed=stream)
       pre_level, post_level = [float(np.mean([a.mean() for a in arms])) for arms in zip(*strata)] or [math.nan] * 2
       out.append(AttackPointResult(condition=condition, learning_rate=float(learning_rate), steps=int(steps),
                                    pre_level=pre_level, post_level=post_level, degradation=result))

@@ -73,7 +73,7 @@ def attack_resistance(plain: Scores, attacks: Mapping[tuple[float, int], Scores]
     return None
   strata, paired = difference_strata(plain, variants, condition, other)
   return strata_bootstrap(strata, pair_seeds=paired, n_resamples=n_resamples,
-                    seed=derived_seed(seed, "attack-resistance", condition, other))
+                          seed=derived_seed(seed, "attack-resistance", condition, other))
 
 
 def persistence_results(plain: Scores, personas: Mapping[str, Scores], attacks: Mapping[tuple[float, int], Scores],
