@@ -85,7 +85,7 @@ BAD_LINES = {
     "rubric_size": (json.dumps({"id": "x", "source": "trait", "domain": "d", "category": "c", "split": "train",
                                 "messages": [{"role": "user", "content": "hi"}],
                                 "rubric": [{"description": "a", "points": 1, "check": "c"}]}),
-                    "rubric", "2-16 criteria, got 1"),
+                    "rubric", "2-64 criteria, got 1"),
     "points_type": (json.dumps({"id": "x", "source": "trait", "domain": "d", "category": "c", "split": "train",
                                 "messages": [{"role": "user", "content": "hi"}],
                                 "rubric": [{"description": "a", "points": "1", "check": "c"}] * 2}),

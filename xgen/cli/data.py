@@ -1,4 +1,5 @@
-"""``xgen data import``: a user's JSONL scenarios, validated and written as a dataset of the run directory."""
+"""``xgen data import``: a user's scenarios (xgen JSONL, or a public benchmark's format), validated and written
+as a dataset of the run directory."""
 
 from __future__ import annotations
 
@@ -8,9 +9,26 @@ from pathlib import Path
 from xgen import rundir
 from xgen.cli.common import EXIT_OK, BadInput, add_common_flags, add_subcommands, configure
 
+FORMATS = ("xgen", "healthbench", "mc")  # xgen.data.formats.FORMATS, spelled here so --help imports nothing
+
+
+def _name_and_domain(args: argparse.Namespace, path: Path) -> tuple[str, str]:
+  """The dataset's name (``--name``, default the file's stem) and its suites' domain (``--domain``, default the
+  name; only for the adapted formats)."""
+  from xgen.data.formats import check_domain
+  given = args.name is not None
+  name = rundir.check_name(args.name if given else path.stem,
+                           "--name" if given else "--name (default: the file's stem)")
+  if args.format == "xgen":
+    if args.domain is not None:
+      raise ValueError("--domain: applies to --format healthbench and mc (an xgen record names its own domain)")
+    return name, ""
+  return name, check_domain(args.domain if args.domain is not None else name,
+                            "--domain" if args.domain is not None else "--domain (default: the dataset's name)")
+
 
 def cmd_data_import(args: argparse.Namespace) -> int:
-  from xgen.data.jsonl_import import import_jsonl
+  from xgen.data.formats import import_file
   from xgen.graders.rubric import check_rubric
   from xgen.rundir import locks
   configure(args)
@@ -18,18 +36,18 @@ def cmd_data_import(args: argparse.Namespace) -> int:
   if not path.is_file():
     raise BadInput(f"no such file: {path}")
   try:
-    given = args.name is not None
-    name = rundir.check_name(args.name if given else path.stem,
-                             "--name" if given else "--name (default: the file's stem)")
+    name, domain = _name_and_domain(args, path)
     out_dir = rundir.import_dir(args.workdir, name)
   except ValueError as error:
     raise BadInput(str(error)) from None
   try:  # the name's lock: a second import of the same name at once gets Busy (exit 75), not a race
-    summary = import_jsonl(path, out_dir, check=check_rubric, lock=locks.held(args.workdir, locks.import_lock(name)))
+    summary = import_file(path, out_dir, format=args.format, name=name, domain=domain, check=check_rubric,
+                          lock=locks.held(args.workdir, locks.import_lock(name)))
   except (ValueError, FileExistsError) as error:  # SchemaError is a ValueError and names file:line
     raise BadInput(str(error)) from None
   splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
-  print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}")
+  suites = f"; eval suite {args.format}.{domain}" if domain else ""  # an adapted format's family is its name
+  print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}{suites}")
   return EXIT_OK
 
 
@@ -38,7 +56,12 @@ def add_data(commands: argparse._SubParsersAction) -> None:
   data_commands = add_subcommands(data)
   imp = data_commands.add_parser("import", help="validate a JSONL file of scenarios and write it as a dataset "
                                                 "under WORKDIR/imports/NAME/")
-  imp.add_argument("file", help="a JSONL file, one scenario per line")
+  imp.add_argument("file", help="a JSONL file, one scenario (or one benchmark item) per line")
+  imp.add_argument("--format", choices=FORMATS, default="xgen",
+                   help="xgen: the scenario schema (default); healthbench: HealthBench's rubric JSONL (criteria "
+                        "graded by a judge model); mc: multiple choice in Anthropic's model-written-evals shape")
   imp.add_argument("--name", help="the dataset's name (default: the file's stem)")
+  imp.add_argument("--domain", help="healthbench and mc only: the domain of the imported eval suite "
+                                    "<format>.<domain> (default: the dataset's name)")
   add_common_flags(imp)
   imp.set_defaults(run=cmd_data_import)

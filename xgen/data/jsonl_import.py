@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Callable, ContextManager, Mapping
+from typing import Callable, ContextManager, Iterable, Iterator, Mapping
 
 from xgen import rundir
 from xgen.data import tfds_store
@@ -46,20 +47,27 @@ class ImportSummary:
 RecordCheck = Callable[[Scenario], None]  # raises SchemaError for a record that must not be imported
 
 
-def parse_jsonl(data: bytes, where: str, *, check: RecordCheck | None = None) -> list[Scenario]:
-  """Scenarios from JSONL bytes, each passed to ``check`` if given; errors are located at ``where:line``
-  (1-based)."""
-  scenarios: list[Scenario] = []
-  first_line: dict[str, int] = {}
+def text_lines(data: bytes, where: str) -> Iterator[tuple[int, str]]:
+  """(1-based line number, text) of every non-blank line of UTF-8 bytes (a leading BOM tolerated);
+  SchemaError at ``where:line`` for bytes that are not UTF-8."""
   for line_number, raw in enumerate(data.split(b"\n"), start=1):
     try:
-      line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")  # Tolerate a leading BOM.
+      line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
     except UnicodeDecodeError as error:
       raise SchemaError("<record>", f"not valid UTF-8 (byte {error.start})").at(f"{where}:{line_number}") from None
-    if not line.strip():
-      continue
+    if line.strip():
+      yield line_number, line
+
+
+def collect(records: Iterable[tuple[int, Callable[[], Scenario]]], where: str, *,
+            check: RecordCheck | None = None) -> list[Scenario]:
+  """The scenarios ``records`` make ((line number, maker) pairs), each passed to ``check`` if given; a
+  SchemaError from either, or a repeated id, is located at ``where:line``."""
+  scenarios: list[Scenario] = []
+  first_line: dict[str, int] = {}
+  for line_number, make in records:
     try:
-      scenario = Scenario.from_json(line)
+      scenario = make()
       if check is not None:
         check(scenario)
     except SchemaError as error:
@@ -70,6 +78,13 @@ def parse_jsonl(data: bytes, where: str, *, check: RecordCheck | None = None) ->
     first_line[scenario.id] = line_number
     scenarios.append(scenario)
   return scenarios
+
+
+def parse_jsonl(data: bytes, where: str, *, check: RecordCheck | None = None) -> list[Scenario]:
+  """Scenarios from JSONL bytes (xgen's schema), each passed to ``check`` if given; errors are located at
+  ``where:line`` (1-based)."""
+  return collect(((number, functools.partial(Scenario.from_json, line)) for number, line in text_lines(data, where)),
+                 where, check=check)
 
 
 def read_jsonl(path: str | Path, *, check: RecordCheck | None = None) -> list[Scenario]:
@@ -119,18 +134,26 @@ def _is_replaceable(out_dir: Path) -> bool:
     return False
 
 
+Parser = Callable[[bytes, str], list[Scenario]]  # (a file's bytes, its name for messages) -> scenarios
+
+
 def import_jsonl(path: str | Path, out_dir: str | Path, *, check: RecordCheck | None = None,
-                 lock: ContextManager | None = None) -> ImportSummary:
+                 lock: ContextManager | None = None, parse: Parser | None = None,
+                 input_format: str | None = None) -> ImportSummary:
   """Validates ``path`` (with ``check`` too, if given) and writes it as a TFDS dataset plus manifest into
   ``out_dir``, holding ``lock`` (if given) once the input has validated, while ``out_dir`` is checked
-  and written; whatever entering ``lock`` raises (e.g. ``rundir.locks.Busy``) propagates."""
+  and written; whatever entering ``lock`` raises (e.g. ``rundir.locks.Busy``) propagates. ``parse``
+  reads another format than xgen's JSONL (``xgen.data.formats``; then it runs ``check`` itself), which
+  the manifest records as ``input.format``."""
   path, out_dir = Path(path), Path(out_dir)
   data = path.read_bytes()
   sha256 = hashlib.sha256(data).hexdigest()
-  scenarios = parse_jsonl(data, str(path), check=check)
+  scenarios = parse(data, str(path)) if parse is not None else parse_jsonl(data, str(path), check=check)
   if not scenarios:
     raise ValueError(f"{path}: holds no records")
   manifest = build_manifest(scenarios, input_name=path.name, sha256=sha256)
+  if input_format is not None:
+    manifest["input"]["format"] = input_format
 
   def fill(staged: Path) -> None:
     tfds_store.write_scenarios(staged / TFDS_SUBDIR, group_by_split(scenarios))

@@ -30,7 +30,9 @@ ROLES = ("system", "user", "assistant")
 FOLLOWUP_MODES = ("continue", "fresh")
 # Sources whose records are graded by a rubric; the others are SFT targets.
 GRADED_SOURCES = ("standard", "trait", "eval")
-MIN_CRITERIA, MAX_CRITERIA = 2, 16  # the upper bound only catches runaway data: rubrics take any sensible size
+# The upper bound only catches runaway data (a rubric of thousands of criteria is a broken export), so real
+# benchmarks must fit under it: HealthBench rubrics run to 20 criteria and more, with points from -10 to 10.
+MIN_CRITERIA, MAX_CRITERIA = 2, 64
 
 
 class SchemaError(ValueError):

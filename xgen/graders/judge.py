@@ -1,0 +1,99 @@
+"""The ``judge`` criterion kind: a natural-language criterion that only a judge model can grade.
+
+HealthBench's rubric items ("Advises the user to seek emergency care") have no programmatic check; a judge
+model reads the conversation, the response and the criterion and says whether the criterion is met. The check
+``judge`` (args: ``criterion``, the text; optional ``tags``) asks the judge that is active in the current
+context (:func:`judging`) and returns its verdict. With no judge active it raises :class:`JudgeRequired`:
+never a False verdict, since "not graded" is not "not met".
+
+A backend is any callable ``judge(request: JudgeRequest) -> bool``; this module defines none (a local model
+or an OpenAI-compatible endpoint plug in here, with their own caching).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+from typing import Callable, Iterator, Sequence
+
+from xgen.data.schema import Message
+from xgen.graders.checks import Reply, register_check
+from xgen.rundir.layout import shorten
+
+
+class JudgeRequired(ValueError):
+  """A ``judge`` criterion was graded with no judge model configured. A ValueError, so that the callers that
+  report bad grading input as one line (``xgen grade``) report this one too; nothing turns it into a verdict."""
+
+  def __init__(self, criterion: str):
+    self.criterion = criterion
+    super().__init__(f"the criterion {shorten(criterion, 200)!r} needs a judge model to grade it, and no judge "
+                     "is configured (grade inside `xgen.graders.judge.judging(backend)`)")
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgeRequest:
+  """What a judge sees: the criterion (its tags, and its points when the reply's scenario holds it: HealthBench's
+  grader shows them as ``[-8] criterion``), the conversation the response answers ending with the response as
+  the assistant's turn, and the reply the check was given."""
+
+  criterion: str
+  tags: tuple[str, ...]
+  conversation: tuple[Message, ...]
+  reply: Reply
+  points: float | None = None
+
+
+Judge = Callable[[JudgeRequest], bool]
+_ACTIVE: contextvars.ContextVar[Judge | None] = contextvars.ContextVar("xgen_judge", default=None)
+
+
+@contextlib.contextmanager
+def judging(backend: Judge) -> Iterator[Judge]:
+  """Within the block, ``judge`` criteria are graded by ``backend`` (per thread and task, via a context
+  variable); the previous judge, or none, is restored on exit."""
+  token = _ACTIVE.set(backend)
+  try:
+    yield backend
+  finally:
+    _ACTIVE.reset(token)
+
+
+def active_judge() -> Judge | None:
+  return _ACTIVE.get()
+
+
+def graded_stage(reply: Reply) -> int:
+  """The stage whose response the check grades: the last one whose response is ``reply.text``."""
+  matches = [stage for stage, response in enumerate(reply.responses) if response == reply.text]
+  return matches[-1] if matches else len(reply.responses) - 1
+
+
+def conversation(reply: Reply) -> tuple[Message, ...]:
+  """The messages the graded response answers, then the response as the assistant's turn (the response
+  alone when the reply carries no scenario)."""
+  answer = Message(role="assistant", content=reply.text)
+  if reply.scenario is None or not reply.responses:
+    return (answer,)
+  stage = graded_stage(reply)
+  return (*reply.scenario.stage_messages(stage, reply.responses[:stage]), answer)
+
+
+def criterion_points(reply: Reply, criterion: str) -> float | None:
+  """The points of the scenario's first ``judge`` criterion with this text, or None."""
+  rubric = reply.scenario.rubric if reply.scenario is not None else ()
+  return next((c.points for c in rubric if c.check == "judge" and c.args.get("criterion") == criterion), None)
+
+
+@register_check("judge")
+def judge(reply: Reply, criterion: str, tags: Sequence[str] = ()) -> bool:
+  """The active judge's verdict on ``criterion`` for this response; :class:`JudgeRequired` when none is active."""
+  backend = active_judge()
+  if backend is None:
+    raise JudgeRequired(criterion)
+  verdict = backend(JudgeRequest(criterion=criterion, tags=tuple(tags), conversation=conversation(reply),
+                                 reply=reply, points=criterion_points(reply, criterion)))
+  if not isinstance(verdict, bool):
+    raise TypeError(f"the judge returned {type(verdict).__name__} for {shorten(criterion, 200)!r}, not a bool")
+  return verdict
