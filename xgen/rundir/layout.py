@@ -13,6 +13,7 @@ WORKDIR/
   eval/<checkpoint>/attack/lr-<lr>/<steps>/<suite>.jsonl.gz       the same after an attack budget
   analysis/                     matrices, heatmaps, suites.json, claims.{csv,json,md}, report.html (one directory)
   imports/<name>/               a user's scenarios (tfds/, manifest.json)
+  judge/<ab>/<sha256>.json      one cached judge-model verdict, content-addressed (xgen.eval.judges)
   logs/<cell>.log               a cell's output under the subprocess and Ray executors
   .locks/<name>.lock            flock files (xgen.rundir.locks)
 ```
@@ -254,6 +255,11 @@ def attack_eval_dirs(checkpoint_dir: Path) -> dict[tuple[float, int], Path]:
       except ValueError:
         continue  # not a directory this module made
   return dict(sorted(found.items()))
+
+
+def judge_cache_dir(workdir: str | Path) -> Path:
+  """The judge-model verdict cache: one JSON file per verdict, sharded by the first two hex digits of its key."""
+  return Path(workdir) / "judge"
 
 
 def analysis_dir(workdir: str | Path) -> Path:
