@@ -94,8 +94,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                       help="a gin binding such as 'WorldConfig.seed = 3' (repeatable; applied after the files)")
 
 
-_CONFIGURABLES = ("xgen.models.config", "xgen.rl.config", "xgen.eval.crosseval", "xgen.grid.study",
-                  "xgen.train.config", "xgen.train.attack", "xgen.world.config")  # importing them registers their configurables with gin
+# Importing these modules registers their configurables with gin.
+_CONFIGURABLES = ("xgen.models.config", "xgen.rl.config", "xgen.eval.crosseval", "xgen.eval.judges",
+                  "xgen.grid.study", "xgen.train.config", "xgen.train.attack", "xgen.world.config")
 
 
 def configure(args: argparse.Namespace, default_files: Sequence[str] = ()) -> None:

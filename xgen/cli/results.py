@@ -7,7 +7,8 @@ import argparse
 import sys
 
 from xgen import rundir
-from xgen.cli.common import EXIT_FAILED, EXIT_OK, BadInput, Failed, add_common_flags, build_config, configure, progress
+from xgen.cli.common import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput, Failed, add_common_flags, build_config,
+                             configure, progress)
 from xgen.config import config_error_line
 
 
@@ -24,7 +25,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
   except (FileNotFoundError, ValueError) as error:  # ValueError: the base's recorded ModelConfig does not check
     raise BadInput(config_error_line(error)) from None
   personas = _personas(args)
-  summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None, announce=progress)
+  from xgen.eval.judges import JudgeConfig, JudgeUnavailable, judge_context
+  from xgen.eval.suites import SuiteError
+  try:
+    with judge_context(args.workdir, build_config(JudgeConfig)) as judge:
+      summary = cross_evaluate(args.workdir, model_config, eval_config, cells=args.cell or None,
+                               announce=progress, imports=args.suites or ())
+  except SuiteError as error:  # an unknown import or a clashing suite name, before any evaluation
+    raise BadInput(str(error)) from None
+  except (JudgeUnavailable, FileNotFoundError) as error:  # the judge's endpoint or checkpoint
+    raise BadInput(" ".join(str(error).split())) from None
+  if judge is not None:
+    stats = judge.stats()
+    print(f"judge: {stats['hits']} cached verdicts, {stats['misses']} asked ({stats['unparsed']} unparsed)")
   damaged = dict(summary.damaged)
   if personas:
     from xgen.eval.protocols import evaluate_personas
@@ -37,6 +50,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         + f" ({summary.evaluated} plain checkpoint x suite pairs written) into {rundir.eval_dir(args.workdir)}")
   for checkpoint, reason in sorted(damaged.items()):
     print(f"xgen eval: not evaluated: {checkpoint}: {reason}", file=sys.stderr)
+  if summary.unjudged:  # every other suite was evaluated and written first
+    needs = "needs" if len(summary.unjudged) == 1 else "need"
+    print(f"xgen eval: error: not evaluated: {', '.join(summary.unjudged)}: {needs} a judge model for its 'judge' "
+          "criteria, and none is configured", file=sys.stderr)
+    return EXIT_BAD_INPUT
   return EXIT_OK if not damaged else EXIT_FAILED
 
 
@@ -147,6 +165,9 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
                                               "WORKDIR/eval/ (pairs already evaluated are skipped)")
   add_common_flags(evaluate)
   evaluate.add_argument("--cell", action="append", help="only this cell (repeatable)")
+  evaluate.add_argument("--suites", action="append", metavar="imports/NAME",
+                        help="also evaluate the eval suites of this import of WORKDIR/imports/ (`xgen data "
+                             "import`; plain NAME works too; repeatable)")
   evaluate.add_argument("--persona", action="append", metavar="NAME",
                         help="also evaluate the final checkpoints under this persona of WORKDIR/world/personas.json, "
                              "on the families it targets and capability (repeatable)")

@@ -1,6 +1,7 @@
 """Cross-evaluation: every checkpoint of a run directory on every eval suite.
 
-A suite is one eval family in one domain, named ``<family>.<domain>`` (``honesty_pressure.health``).
+A suite is one eval family in one domain, named ``<family>.<domain>`` (``honesty_pressure.health``): the
+world's eval suites and, on request, those of imported datasets (``xgen.eval.suites``).
 A checkpoint is the pre-RL base (``base``), a cell's final parameters (``<cell>``) or, on request,
 a cell's other saved steps (``<cell>@<step>``). Each (checkpoint, suite) pair becomes one eval file
 (``rundir.eval_file``) of ``EvalRow``s: one row per item and response (greedy, and ``samples`` sampled
@@ -29,6 +30,9 @@ import jax
 from xgen import rundir
 from xgen.data.schema import Scenario
 from xgen.data.tokenizer import Tokenizer
+from xgen.eval.suites import eval_suites, judged_last, suite_name, unjudged
+from xgen.eval.judges import judge_ahead
+from xgen.graders.judge import active_judge
 from xgen.graders.rubric import grade
 from xgen.models.config import ModelConfig
 from xgen.models.sampler import SamplingConfig
@@ -38,7 +42,7 @@ from xgen.rundir import locks
 from xgen.rundir.evalrows import EvalRow, eval_file_fingerprint, write_eval_file
 from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, load_training_state, training_state
 from xgen.world.personas import Persona, with_persona
-from xgen.world.store import EVAL_SPLIT, World, open_world
+from xgen.world.store import open_world
 
 PRE_RL = "pre-rl"
 
@@ -87,29 +91,12 @@ class EvalSummary:
   checkpoints: tuple[CheckpointRef, ...]   # every checkpoint considered
   evaluated: int                           # (checkpoint, suite) pairs evaluated and written by this call
   damaged: dict[str, str]                  # checkpoint -> the one-line reason it was skipped
+  unjudged: tuple[str, ...] = ()           # suites left out: they need a judge model and none is active
 
   @property
   def ok(self) -> bool:
-    """True when no checkpoint had to be skipped."""
-    return not self.damaged
-
-
-def suite_name(scenario: Scenario) -> str:
-  return f"{scenario.category}.{scenario.domain}"
-
-
-def world_suites(world: World, families: Callable[[str], bool] | None = None) -> dict[str, list[Scenario]]:
-  """suite -> its items, from a world's eval split (only the families ``families`` accepts, if given)."""
-  suites: dict[str, list[Scenario]] = defaultdict(list)
-  for scenario in world.scenarios(EVAL_SPLIT):
-    if families is None or families(scenario.category):
-      suites[suite_name(scenario)].append(scenario)
-  return dict(sorted(suites.items()))
-
-
-def eval_suites(workdir: str | Path) -> dict[str, list[Scenario]]:
-  """suite -> its items, from the run directory's world (verified)."""
-  return world_suites(open_world(workdir))
+    """True when no checkpoint had to be skipped and no suite left out."""
+    return not self.damaged and not self.unjudged
 
 
 def _saved_steps(directory: Path) -> list[int]:
@@ -235,6 +222,14 @@ def eval_row(ref: CheckpointRef, episode: Episode, mode: str, sample: int, perso
                  attack_steps=attack_steps)
 
 
+def ask_judge_ahead(episodes: Sequence[Episode]) -> None:
+  """With a batching judge active (``xgen.eval.judges.CachedJudge``), asks it every judge criterion of these
+  episodes in one batch, so that grading them reads each verdict from its cache."""
+  judge = active_judge()
+  if judge is not None and hasattr(judge, "judge_many"):
+    judge_ahead(judge, [(episode.scenario, episode.replies) for episode in episodes])
+
+
 def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transformer, tokenizer: Tokenizer,
                         suites: dict[str, list[Scenario]], config: EvalConfig,
                         progress: Callable[[int], None] | None = None, persona: Persona | None = None) -> int:
@@ -251,7 +246,9 @@ def evaluate_checkpoint(workdir: str | Path, ref: CheckpointRef, model: Transfor
     rows: dict[str, list[EvalRow]] = defaultdict(list)
     for mode, sample, sampling in _passes(config, stop_ids):
       pass_key = jax.random.fold_in(jax.random.fold_in(key, sample), start)
-      for episode in run_episodes(model, tokenizer, items, sampling, pass_key, chunk_size=config.chunk_size):
+      episodes = run_episodes(model, tokenizer, items, sampling, pass_key, chunk_size=config.chunk_size)
+      ask_judge_ahead(episodes)
+      for episode in episodes:
         rows[suite_name(episode.scenario)].append(eval_row(ref, episode, mode, sample, persona))
     for name in names:
       write_eval_file(ref_eval_file(workdir, ref, name, persona), rows[name])
@@ -284,20 +281,26 @@ def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalC
                    refs: Sequence[CheckpointRef] | None = None,
                    progress: Callable[[int], None] | None = None,
                    announce: Callable[[str], None] | None = None, persona: Persona | None = None,
-                   families: Callable[[str], bool] | None = None) -> EvalSummary:
+                   families: Callable[[str], bool] | None = None, imports: Sequence[str] = ()) -> EvalSummary:
   """Every (checkpoint, suite) pair not yet evaluated from the checkpoint's current parameters.
 
   ``refs`` (from ``checkpoints_to_evaluate``, or attack points) saves listing and fingerprinting the
   checkpoints again; without it they are listed here, limited to ``cells`` and, with ``include_base``,
   the base. ``persona``: every item asked under it, on the families it evaluates; ``families``: only
-  the suites of the families it accepts. A checkpoint that cannot be read is announced in one line,
-  skipped and named in the summary's ``damaged``; the summary's ``evaluated`` counts the pairs written."""
+  the suites of the families it accepts. ``imports``: the eval suites of these imports too
+  (``xgen.eval.suites``; a SuiteError before any work for an unknown import or a clashing suite name).
+  A checkpoint that cannot be read is announced in one line, skipped and named in the summary's
+  ``damaged``; the summary's ``evaluated`` counts the pairs written. Suites that need a judge model are
+  evaluated last, and with no judge active (``xgen.graders.judge.judging``) not at all: every other
+  suite is still evaluated and written, and the summary's ``unjudged`` names them."""
   workdir = Path(workdir)
   say = announce or (lambda line: None)
   world = open_world(workdir)
   tokenizer = world.tokenizer()
   model_config = dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size)
-  suites = world_suites(world, variant_families(persona, families))
+  suites = judged_last(eval_suites(workdir, imports, variant_families(persona, families), world=world))
+  waiting = unjudged(suites)
+  suites = {name: items for name, items in suites.items() if name not in waiting}
   if refs is None:
     refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
             if include_base or r.cell != rundir.BASE]
@@ -312,4 +315,4 @@ def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalC
     if problem is not None:
       damaged[describe(ref)] = problem
       say(f"skipping {describe(ref, persona)}: {problem}")
-  return EvalSummary(tuple(refs), evaluated, damaged)
+  return EvalSummary(tuple(refs), evaluated, damaged, tuple(waiting))

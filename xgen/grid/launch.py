@@ -3,7 +3,8 @@
 1. the world (``W/world``) and the base (``W/base``), built once and reused when present;
 2. every cell of the study not yet done (failed ones only with ``retry_failed``), on the chosen
    executor; an interrupted cell resumes from its newest checkpoint;
-3. every final checkpoint (and the base, as ``pre-rl``) on every eval suite, skipping the
+3. every final checkpoint (and the base, as ``pre-rl``) on every eval suite (the world's, and those of
+   the imports ``StudyConfig.extra_suites`` names, checked before any training), skipping the
    (checkpoint, suite) pairs already written from the same parameters; a damaged checkpoint is
    reported and skipped (``LaunchResult.damaged``);
 4. the persistence protocols the study asks for (``xgen.grid.persistence``): the attack of each arm,
@@ -29,6 +30,7 @@ from tqdm import tqdm
 from xgen import rundir
 from xgen.eval.crosseval import (EvalConfig, EvalSummary, checkpoints_to_evaluate, cross_evaluate, eval_suites,
                                   pending_suites)
+from xgen.eval.suites import check_imports, unjudged
 from xgen.grid.executors import Outcome, run_cells
 from xgen.grid.persistence import (Protocols, arm_refs, evaluate_protocols, protocol_pairs, run_attacks,
                                    study_protocols)
@@ -138,6 +140,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
            say: Callable[[str], None] = print) -> LaunchResult:
   workdir = Path(workdir)
   check_cells(study_cells(configs.study, _domains(workdir, configs.world)))  # before any work: a typo fails now
+  imports = check_imports(workdir, configs.study.extra_suites, "StudyConfig.extra_suites")  # exist, with eval records
   workdir.mkdir(parents=True, exist_ok=True)
   rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
   rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
@@ -145,6 +148,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   with clock("world"):
     manifest = ensure_world(workdir, configs.world, say)
   protocols = study_protocols(workdir, study, configs.attack, manifest["domains"])  # a bad persona fails now
+  check_extra_suites(workdir, imports)
   with clock("base"):
     ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
@@ -173,7 +177,8 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   conditions = study_conditions(study, manifest["domains"])
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
-  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say, clock)
+  summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say, clock,
+                           imports=imports)
 
   try:
     with clock("analysis"):
@@ -188,14 +193,26 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   return LaunchResult(states, paths, paths[-1], summary.damaged, clock.seconds)
 
 
+def check_extra_suites(workdir: Path, imports: tuple[str, ...]) -> None:
+  """Before any training: the imports' suites do not clash with the world's or each other's, and none needs a
+  judge model unless one is active around the launch; ValueError (one line) otherwise."""
+  waiting = unjudged(eval_suites(workdir, imports)) if imports else []
+  if waiting:
+    raise ValueError(f"StudyConfig.extra_suites: {', '.join(waiting)} {'needs' if len(waiting) == 1 else 'need'} a "
+                     "judge model for its 'judge' criteria, and none is configured")
+
+
 def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig, cells: list[str],
                    include_base: bool, protocols: Protocols, say: Callable[[str], None],
-                   clock: StageClock | None = None) -> EvalSummary:
-  """The pending (checkpoint, suite) pairs of ``cells`` (and the base), then the persistence protocols on
-  the arms among them (attacks first), with one progress bar; each checkpoint is listed and fingerprinted
-  once. ``clock`` times the attacks, the plain evaluation and the protocols' evaluation apart."""
+                   clock: StageClock | None = None, *, imports: tuple[str, ...] = ()) -> EvalSummary:
+  """The pending (checkpoint, suite) pairs of ``cells`` (and the base) on the world's suites and those of
+  ``imports``, then the persistence protocols on the arms among them (attacks first; world suites only),
+  with one progress bar; each checkpoint is listed and fingerprinted once. ``clock`` times the attacks,
+  the plain evaluation and the protocols' evaluation apart."""
   clock = clock or StageClock()
-  suites = list(eval_suites(workdir))
+  everything = eval_suites(workdir, imports)
+  waiting = unjudged(everything)  # none after check_extra_suites, unless the judge went away since
+  suites = [name for name in everything if name not in waiting]
   refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
           if include_base or r.cell != rundir.BASE]
   arms = arm_refs(refs, protocols)
@@ -205,7 +222,8 @@ def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig,
   total += protocol_pairs(workdir, arms, protocols)
   with tqdm(total=total, desc="eval", unit="suite", dynamic_ncols=True) as bar:
     with clock("evaluation"):
-      summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say)
+      summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say,
+                               imports=imports)
     with clock("protocol evaluation"):
       damaged.update(evaluate_protocols(workdir, arms, model_config, config, protocols, progress=bar.update,
                                         say=say))

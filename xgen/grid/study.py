@@ -58,6 +58,8 @@ class StudyConfig:
   attack: bool = False                         # the harmful fine-tuning attack (AttackConfig's budget) on
                                                # every cell of persistence_conditions, then its evaluation
   persistence_conditions: tuple[str, ...] = (PRE_RL, BASELINE, "trait-all")  # the arms the protocols compare
+  extra_suites: tuple[str, ...] = ()           # imports (``imports/<name>`` or ``<name>``: W/imports/) whose eval
+                                               # suites every checkpoint is also evaluated on
 
   def __post_init__(self):
     v.string(OWNER, "name", self.name)
@@ -89,6 +91,17 @@ class StudyConfig:
         raise ValueError(f"StudyConfig.{field}: a name is repeated in {v.excerpt(names)}")
       object.__setattr__(self, field, names)
     v.boolean(OWNER, "attack", self.attack)
+    object.__setattr__(self, "extra_suites", _extra_suites(self.extra_suites))
+
+
+def _extra_suites(value: Any) -> tuple[str, ...]:
+  """``StudyConfig.extra_suites`` checked: import names, none repeated."""
+  from xgen.eval.suites import import_name
+  specs = v.strings_tuple(OWNER, "extra_suites", value, what="imports")
+  names = [import_name(spec, f"{OWNER}.extra_suites") for spec in specs]
+  if len(set(names)) != len(names):
+    raise ValueError(f"{OWNER}.extra_suites: an import is repeated in {v.excerpt(specs)}")
+  return specs
 
 
 def study_record(study: StudyConfig) -> dict[str, Any]:
