@@ -72,7 +72,7 @@ def test_healthbench_imports_every_criterion_point_and_tag(tmp_path, capsys):
   path = write_jsonl(tmp_path / "hb_small.jsonl", examples)
   code, out, err = import_cli(capsys, path, tmp_path / "W", "--format", "healthbench", "--domain", "sample")
   assert code == EXIT_OK, err
-  assert "imported 4 records" in out and "eval suite healthbench.sample" in out
+  assert "imported 4 records" in out and "eval suites healthbench.sample" in out
   manifest = jsonl_import.read_manifest(rundir.import_dir(tmp_path / "W", "hb_small"))
   assert manifest["input"]["format"] == "healthbench" and manifest["splits"] == {"eval_test": 4}
   stored = read_back(tmp_path / "W", "hb_small")
@@ -105,7 +105,7 @@ def test_mc_imports_and_scores_the_matching_letter(tmp_path, capsys):
   path = write_jsonl(tmp_path / "mc_small.jsonl", MC_LINES)
   code, out, err = import_cli(capsys, path, tmp_path / "W", "--format", "mc")
   assert code == EXIT_OK, err
-  assert "imported 2 records" in out and "eval suite mc.mc_small" in out
+  assert "imported 2 records" in out and "eval suites mc.mc_small" in out
   stored = read_back(tmp_path / "W", "mc_small")
   first, second = stored["mc_small-1"], stored["mc_small-2"]
   assert first.messages[0].content == MC_LINES[0]["question"] and first.category == "mc"
@@ -168,7 +168,7 @@ def test_parse_errors_are_located_without_the_cli():
   with pytest.raises(SchemaError, match=r"f\.jsonl:3: field 'id': duplicate id 'hb-single' .*line 1"):
     formats.parse("\n".join([lines[0], "", lines[2]]).encode(), "f.jsonl", format="healthbench", domain="d")
   with pytest.raises(ValueError, match="unknown format"):
-    formats.parse(b"", "f.jsonl", format="mask")
+    formats.parse(b"", "f.jsonl", format="nope")
 
 
 def test_check_rubric_runs_on_every_format_and_is_located(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 from xgen import rundir
 from xgen.cli.common import EXIT_OK, BadInput, add_common_flags, add_subcommands, configure
 
-FORMATS = ("xgen", "healthbench", "mc")  # xgen.data.formats.FORMATS, spelled here so --help imports nothing
+FORMATS = ("xgen", "healthbench", "mc", "mask")  # xgen.data.formats.FORMATS, spelled here so --help imports nothing
 
 
 def _name_and_domain(args: argparse.Namespace, path: Path) -> tuple[str, str]:
@@ -21,14 +21,14 @@ def _name_and_domain(args: argparse.Namespace, path: Path) -> tuple[str, str]:
                            "--name" if given else "--name (default: the file's stem)")
   if args.format == "xgen":
     if args.domain is not None:
-      raise ValueError("--domain: applies to --format healthbench and mc (an xgen record names its own domain)")
+      raise ValueError(f"--domain: applies to --format {', '.join(FORMATS[1:])} (an xgen record names its own domain)")
     return name, ""
   return name, check_domain(args.domain if args.domain is not None else name,
                             "--domain" if args.domain is not None else "--domain (default: the dataset's name)")
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
-  from xgen.data.formats import import_file
+  from xgen.data.formats import import_file, suite_names
   from xgen.graders.rubric import check_rubric
   from xgen.rundir import locks
   configure(args)
@@ -46,7 +46,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
   except (ValueError, FileExistsError) as error:  # SchemaError is a ValueError and names file:line
     raise BadInput(str(error)) from None
   splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
-  suites = f"; eval suite {args.format}.{domain}" if domain else ""  # an adapted format's family is its name
+  suites = f"; eval suites {', '.join(suite_names(args.format, domain))}" if domain else ""
   print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}{suites}")
   return EXIT_OK
 

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from xgen.cli import data, grading, grid, protocols, results, training, world
+from xgen.cli import base, data, grading, grid, protocols, results, training, world
 from xgen.cli.common import _STORAGE_FAILED, _NoStorageTracebacks, _Parser, run_guarded
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
   commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
   commands.required = True
   world.add_world(commands)            # world build, world stats, world export
+  base.add_base(commands)              # base import
   training.add_training(commands)      # pretrain, train
   results.add_eval(commands)           # eval
   protocols.add_attack(commands)       # attack

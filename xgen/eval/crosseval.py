@@ -42,7 +42,7 @@ from xgen.rundir import locks
 from xgen.rundir.evalrows import EvalRow, eval_file_fingerprint, write_eval_file
 from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, load_training_state, training_state
 from xgen.world.personas import Persona, with_persona
-from xgen.world.store import open_world
+from xgen.world.store import open_world, run_tokenizer
 
 PRE_RL = "pre-rl"
 
@@ -296,7 +296,7 @@ def cross_evaluate(workdir: str | Path, model_config: ModelConfig, config: EvalC
   workdir = Path(workdir)
   say = announce or (lambda line: None)
   world = open_world(workdir)
-  tokenizer = world.tokenizer()
+  tokenizer = run_tokenizer(workdir, world)
   model_config = dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size)
   suites = judged_last(eval_suites(workdir, imports, variant_families(persona, families), world=world))
   waiting = unjudged(suites)

@@ -208,11 +208,12 @@ class LocalJudge(Backend):
 
   @classmethod
   def from_run(cls, workdir: str | Path, checkpoint: str = rundir.BASE, **options) -> "LocalJudge":
-    """The newest checkpoint of ``workdir``'s base (or of the cell ``checkpoint``), with the world's tokenizer;
-    its id names the checkpoint's fingerprint, so a retrained judge never reuses cached verdicts."""
+    """The newest checkpoint of ``workdir``'s base (or of the cell ``checkpoint``), with the run's
+    tokenizer (``run_tokenizer``); its id names the checkpoint's fingerprint, so a retrained judge never reuses
+    cached verdicts."""
     from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint
     from xgen.train.sft import load_final_params, saved_model_config
-    from xgen.world.store import open_world
+    from xgen.world.store import run_tokenizer
     run = rundir.base_dir(workdir) if checkpoint == rundir.BASE else rundir.cell_dir(workdir, checkpoint)
     config = saved_model_config(run)
     if config is None:
@@ -223,7 +224,7 @@ class LocalJudge(Backend):
     finally:
       checkpoints.close()
     judge_id = f"local:{checkpoint}@{checkpoint_fingerprint(run, step)}"
-    return cls(load_final_params(run, config), open_world(workdir).tokenizer(), judge_id, **options)
+    return cls(load_final_params(run, config), run_tokenizer(workdir), judge_id, **options)
 
   def replies(self, requests: Sequence[JudgeRequest]) -> list[str]:
     """The model's greedy reply to each request's messages."""

@@ -37,7 +37,7 @@ from xgen.rundir import locks
 from xgen.train.checkpoints import load_training_state, training_state
 from xgen.train.lifecycle import RunSpec, TrainingRun
 from xgen.train.sft import load_final_params, saved_model_config
-from xgen.world.store import STANDARD_SPLIT, TRAIT_SPLIT, open_world
+from xgen.world.store import STANDARD_SPLIT, TRAIT_SPLIT, open_world, run_tokenizer
 
 SAMPLES_SHOWN = 4  # groups written to samples.jsonl every sample_every steps
 
@@ -65,7 +65,7 @@ def read_cell_inputs(workdir: str | Path, fallback_model_config: ModelConfig | N
   status = rundir.read_status(base)
   if not status or status.get("state") != rundir.DONE:
     raise MissingInput(f"no finished base model in {base} (run `xgen pretrain --workdir {workdir}` first)")
-  tokenizer = world.tokenizer()
+  tokenizer = run_tokenizer(workdir, world)
   model_config = saved_model_config(base) or fallback_model_config
   if model_config is None:
     raise MissingInput(f"{base}: the checkpoint does not record its model config; pass the model's gin file")

@@ -5,7 +5,7 @@ WORKDIR/
   study.json                    the launched study's settings (plain data, read by matrix/report/claims)
   study.gin                     the operative gin config of the launched study (a record; never parsed again)
   world/                        tfds/ (array_record), tokenizer.model, personas.json, config.gin, manifest.json
-  base/                         a training run (see below) plus behaviour.json
+  base/                         a training run (see below) plus behaviour.json; tokenizer/ when imported (HF)
   cells/<cell>/                 a training run plus cell.json, samples.jsonl, history.jsonl
   attacks/<cell>/lr-<lr>/       the harmful fine-tuning of that cell at one learning rate (a training run)
   eval/<checkpoint>/<suite>.jsonl.gz   one row per item and response (xgen.rundir.evalrows)
@@ -105,6 +105,12 @@ ATTACKS = "attacks"
 
 def base_dir(workdir: str | Path) -> Path:
   return Path(workdir) / BASE
+
+
+def base_tokenizer_dir(workdir: str | Path) -> Path:
+  """The tokenizer files of a base imported from a Hugging Face checkpoint (``xgen base import``); when it
+  exists, every stage tokenizes for the policy with it instead of the world's tokenizer."""
+  return base_dir(workdir) / "tokenizer"
 
 
 def cells_dir(workdir: str | Path) -> Path:

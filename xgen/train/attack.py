@@ -32,7 +32,7 @@ from xgen.train.checkpoints import Checkpoints, checkpoint_fingerprint, training
 from xgen.train.config import SFTConfig
 from xgen.train.packing import LOSS_ON, Example, to_example
 from xgen.train.sft import SOURCE_META, run_sft, saved_model_config
-from xgen.world.store import World, open_world
+from xgen.world.store import World, open_world, run_tokenizer
 
 ATTACK_SPLIT = "attack_train"
 OWNER = "AttackConfig"
@@ -161,7 +161,7 @@ def run_attack(workdir: str | Path, cell: str, model_config: ModelConfig, config
   with locks.held(workdir, locks.attack_lock(cell)):
     source = checkpoint_fingerprint(directory, step)
     world = open_world(workdir)
-    tokenizer = world.tokenizer()
+    tokenizer = run_tokenizer(workdir, world)
     model_config = dataclasses.replace(saved_model_config(directory) or model_config,
                                        vocab_size=tokenizer.vocab_size)
     examples = attack_examples(world, tokenizer, config)

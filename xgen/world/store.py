@@ -90,3 +90,14 @@ def open_world(workdir: str | Path, *, verify: bool = True) -> World:
   if verify:
     verify_world(workdir, manifest)
   return World(rundir.world_dir(workdir), manifest)
+
+
+def run_tokenizer(workdir: str | Path, world: World | None = None):
+  """The tokenizer the policy of ``workdir`` reads and writes with: the imported base's
+  (``xgen.data.hf_tokenizer.HFTokenizer`` from ``W/base/tokenizer/``, made by ``xgen base import``) when there is
+  one, else the world's (``world``, or the world of ``workdir`` opened here)."""
+  directory = rundir.base_tokenizer_dir(workdir)
+  if directory.is_dir():
+    from xgen.data.hf_tokenizer import HFTokenizer
+    return HFTokenizer.load(directory)
+  return (world or open_world(workdir)).tokenizer()

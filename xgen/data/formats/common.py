@@ -1,5 +1,6 @@
-"""What the format adapters share: a JSONL file's objects with their line numbers, field readers that name
-the source format's field, and the step that turns an adapter's record into a validated :class:`Scenario`.
+"""What the format adapters share: a JSONL file's objects or a CSV file's rows with their line numbers, field
+readers that name the source format's field, and the step that turns an adapter's record into a validated
+:class:`Scenario`.
 
 Errors are :class:`SchemaError` naming the field as the source file spells it (``rubrics[3].points``); the
 caller locates them at ``FILE:LINE``.
@@ -7,6 +8,8 @@ caller locates them at ``FILE:LINE``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from typing import Any, Iterator, Mapping
@@ -20,6 +23,35 @@ def json_records(data: bytes, where: str) -> Iterator[tuple[int, dict]]:
   tolerated); a line that is not UTF-8, not JSON or not an object raises SchemaError at ``where:line``."""
   for number, line in text_lines(data, where):
     yield number, _json_object(line, f"{where}:{number}")
+
+
+def csv_records(data: bytes, where: str) -> Iterator[tuple[int, dict]]:
+  """(line number, row) for each row of CSV bytes with a header row, read by :class:`csv.DictReader` (a row
+  is ``{column: text}``; a column the row lacks is None). The number is the line after the previous row's end
+  (1-based): the row's first line, unless blank lines precede it; a quoted field may span lines. Bytes that
+  are not UTF-8, a file without a header, a row with more fields than the header and malformed CSV raise
+  SchemaError at ``where:line``."""
+  try:
+    text = data.decode("utf-8-sig")
+  except UnicodeDecodeError as error:
+    line = data[:error.start].count(b"\n") + 1
+    raise SchemaError("<record>", f"not valid UTF-8 (byte {error.start})").at(f"{where}:{line}") from None
+  reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA)
+  try:
+    if not reader.fieldnames:
+      raise SchemaError("<header>", "no header row (a CSV file's first line names its columns)").at(f"{where}:1")
+    previous_end = reader.line_num
+    for row in reader:
+      start, previous_end = previous_end + 1, reader.line_num
+      if _EXTRA in row:
+        raise SchemaError("<record>", f"{len(row[_EXTRA])} more fields than the header's "
+                          f"{len(reader.fieldnames)} columns").at(f"{where}:{start}")
+      yield start, row
+  except csv.Error as error:
+    raise SchemaError("<record>", f"not valid CSV ({error})").at(f"{where}:{reader.line_num}") from None
+
+
+_EXTRA = "\0extra"  # DictReader's key for a row's fields past the header (no column can be named so)
 
 
 def _json_object(line: str, where: str) -> dict:
