@@ -166,3 +166,19 @@ def test_the_attack_runs_on_the_imported_base(imported, capsys):
   assert code == EXIT_OK, err
   assert rundir.read_status(rundir.attack_run_dir(workdir, rundir.BASE, 1e-3))["state"] == rundir.DONE
   assert list((workdir / "eval" / rundir.BASE / "attack").rglob("*.jsonl.gz"))
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_the_ids_are_those_of_transformers_apply_chat_template(style, tmp_path):
+  from transformers import PreTrainedTokenizerFast
+  from xgen.data.hf_tokenizer import HFTokenizer
+  save_tokenizer(tmp_path, style, ["hello world, the patient asked about the law.", "Take 2 tablets of 50 mg."] * 20)
+  config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+  reference = PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "tokenizer.json"), **config)
+  messages = [Message(role="system", content="Be brief."), Message(role="user", content=" What is 2 + 3?\n"),
+              Message(role="assistant", content="5 mg, daily."), Message(role="user", content="Sure?")]
+  for prompt in (False, True):
+    expected = reference.apply_chat_template([{"role": m.role, "content": m.content} for m in messages],
+                                             tokenize=True, add_generation_prompt=prompt)
+    expected = expected["input_ids"] if hasattr(expected, "keys") else expected
+    assert HFTokenizer.load(tmp_path).encode_chat(messages, prompt).ids == list(expected)
