@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Sequence
 
 from xgen.data.schema import Message
-from xgen.data.tokenizer import ChatTokens
+from xgen.data.tokenizer import ChatTokens, reply_ids
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "config.json")  # the last is optional
 _MARKER = "XGENREPLYMARKER"
@@ -174,12 +174,7 @@ class HFTokenizer:
 
   def decode_reply(self, ids: Sequence[int]) -> str:
     """The reply in generated ``ids``: everything before the first end of turn (or eos)."""
-    reply = []
-    for token_id in ids:
-      if token_id in (self.end_id, self.eos_id):
-        break
-      reply.append(int(token_id))
-    return self.decode(reply)
+    return self.decode(reply_ids(ids, (self.end_id, self.eos_id)))
 
 
 def _prefix_length(tokenizer: HFTokenizer, text: str, messages: Sequence[Message]) -> int:

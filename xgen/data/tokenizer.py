@@ -189,12 +189,17 @@ class Tokenizer:
 
   def decode_reply(self, ids: Sequence[int]) -> str:
     """The reply in generated ``ids``: everything before the first ``<|end|>`` (or eos)."""
-    reply = []
-    for token_id in ids:
-      if token_id in (self.end_id, self.eos_id):
-        break
-      reply.append(int(token_id))
-    return self.decode(reply)
+    return self.decode(reply_ids(ids, (self.end_id, self.eos_id)))
+
+
+def reply_ids(ids: Sequence[int], stops: Sequence[int]) -> list[int]:
+  """The generated ``ids`` up to (not including) the first of ``stops``: a reply's tokens."""
+  reply = []
+  for token_id in ids:
+    if token_id in stops:
+      break
+    reply.append(int(token_id))
+  return reply
 
 
 def _split_specials(text: str) -> list[str]:
