@@ -27,7 +27,7 @@ def test_two_runs_of_a_study_give_identical_claims_and_matrices(tiny_run, tmp_pa
     code, out, err = run_cli(capsys, "reproduce", "--study", "tiny", "--workdir", str(workdir))
     assert code == 0, err[-3000:]
     assert "| claim | statement |" in out and "| C6 |" in out and f"report: {workdir}" in out
-    assert "wall time per stage (s): world" in out and "attacks" in out and "analysis" in out
+    assert "wall time per stage (s): world build" in out and "attack training" in out and "statistics" in out
     assert "study 'tiny' finished in" in out
     runs.append(rundir.analysis_dir(workdir))
   for name in COMPARED:

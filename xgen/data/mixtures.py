@@ -8,6 +8,10 @@ A batch of ``B`` scenarios mixes two pools: *trait* scenarios (the behaviour und
   fractions, so over any first ``n`` steps the realized fraction is within ``1/(B*n)`` of
   the dose;
 * which domains each pool may draw from, so domains can be held out of training;
+* where each pool's scenarios come from (``trait_source``, ``standard_source``): the world's
+  ``trait_train`` / ``standard_train`` split, or the same split of an import (``imports/<name>``,
+  ``xgen data import``), so the same grid runs on a researcher's own scenarios; the trainer opens
+  them, the domain filters apply to them by their ``domain``;
 * which traits are trained, and how replies are rewarded (``reward_mode``, read by the
   trainer).
 
@@ -28,9 +32,13 @@ from typing import Any, Generic, Protocol, Sequence, TypeVar
 import numpy as np
 
 from xgen import validation as v
+from xgen.rundir.layout import WORLD as WORLD_DIR, check_name
 
 REWARD_MODES = ("rubric", "generic")
 POOLS = ("trait", "standard")
+WORLD = WORLD_DIR  # a pool drawn from the run directory's world
+IMPORT_PREFIX = "imports/"
+SOURCE_FIELDS = {"trait": "trait_source", "standard": "standard_source"}
 # Distinct streams of randomness derived from the one seed.
 _STREAM = {"trait": 1, "standard": 2, "positions": 3}
 
@@ -53,6 +61,17 @@ def _allows(domain: str, only: tuple[str, ...], exclude: tuple[str, ...]) -> boo
   return domain in only if only else domain not in exclude
 
 
+def source_import(field: str, source: Any) -> str | None:
+  """The import a pool's source names (``imports/<name>``), or None for the world; ValueError naming
+  ``MixtureConfig.<field>`` for anything else."""
+  if source == WORLD:
+    return None
+  if isinstance(source, str) and source.startswith(IMPORT_PREFIX):
+    return check_name(source[len(IMPORT_PREFIX):], f"MixtureConfig.{field}")
+  raise ValueError(f"MixtureConfig.{field}: give \"{WORLD}\" or \"{IMPORT_PREFIX}<name>\" (an import made by "
+                   f"`xgen data import FILE --name <name>`), got {v.excerpt(source)}")
+
+
 def dose_fraction(dose: Any) -> Fraction:
   """The dose (a number in [0, 1]) as an exact fraction: a float is read as its shortest decimal (0.3 is 3/10)."""
   v.number_in("MixtureConfig", "dose", dose, 0, 1)
@@ -68,6 +87,8 @@ class MixtureConfig:
   pool draws from every domain, from ``*_only`` these, or from all but ``*_exclude`` these; ``traits``
   limits the trait scenarios to those categories (empty: all). ``reward_mode``: "rubric" (each
   scenario's own rubric) or "generic" (the reward control: trait items graded by generic helpfulness).
+  ``trait_source`` / ``standard_source``: ``WORLD`` (the world's split) or ``imports/<name>`` (that
+  split of an import); the filters apply to either.
   """
 
   dose: float
@@ -77,6 +98,8 @@ class MixtureConfig:
   standard_exclude: tuple[str, ...] = ()
   traits: tuple[str, ...] = ()
   reward_mode: str = "rubric"
+  trait_source: str = WORLD     # "world" or "imports/<name>": where the trait pool comes from
+  standard_source: str = WORLD  # likewise for the standard pool
 
   def __post_init__(self):
     dose_fraction(self.dose)
@@ -85,10 +108,23 @@ class MixtureConfig:
     v.choice("MixtureConfig", "reward_mode", self.reward_mode, REWARD_MODES)
     _domains("MixtureConfig", self.trait_only, self.trait_exclude, "trait")
     _domains("MixtureConfig", self.standard_only, self.standard_exclude, "standard")
+    for field in SOURCE_FIELDS.values():
+      source_import(field, getattr(self, field))
 
   @property
   def dose_fraction(self) -> Fraction:
     return dose_fraction(self.dose)
+
+  def import_of(self, pool: str) -> str | None:
+    """The import ``pool`` ("trait" or "standard") draws from, or None for the world."""
+    return source_import(SOURCE_FIELDS[pool], getattr(self, SOURCE_FIELDS[pool]))
+
+  def needs(self, pool: str) -> bool:
+    """Whether the dose draws anything from ``pool``."""
+    return self.dose_fraction > 0 if pool == "trait" else self.dose_fraction < 1
+
+  def allows(self, pool: str, item: Item) -> bool:
+    return self.allows_trait(item) if pool == "trait" else self.allows_standard(item)
 
   def allows_trait(self, item: Item) -> bool:
     return (_allows(item.domain, self.trait_only, self.trait_exclude)

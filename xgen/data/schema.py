@@ -26,6 +26,7 @@ from xgen.rundir.layout import shorten
 
 SOURCES = ("pretrain", "standard", "trait", "eval", "attack")
 SPLITS = ("train", "validation", "test")
+EVAL_SOURCE, TEST_SPLIT = SOURCES[3], SPLITS[2]  # where eval items live, for the importers
 ROLES = ("system", "user", "assistant")
 FOLLOWUP_MODES = ("continue", "fresh")
 # Sources whose records are graded by a rubric; the others are SFT targets.

@@ -62,7 +62,7 @@ class JudgeConfig:
   any). ``max_new_tokens``: the judge's reply length; ``retries``: extra asks after an unparseable reply (HTTP)."""
 
   kind: str = "none"
-  checkpoint: str = "base"
+  checkpoint: str = rundir.BASE
   workdir: str = ""
   url: str = ""
   model: str = ""

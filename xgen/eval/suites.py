@@ -22,13 +22,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from xgen import rundir
-from xgen.data.schema import Scenario
+from xgen.data.schema import EVAL_SOURCE, Scenario
 
 if TYPE_CHECKING:
   from xgen.world.store import World
 
 IMPORTS_PREFIX = "imports/"
-EVAL_SOURCE = "eval"
 JUDGE_CHECK = "judge"
 WORLD_ORIGIN = "the world's eval split"
 

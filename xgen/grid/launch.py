@@ -71,7 +71,7 @@ class LaunchResult:
 
 
 class StageClock:
-  """Wall time per stage of a launch (``with clock("cells"): ...``), in seconds, in the order run."""
+  """Wall time per stage of a launch (``with clock("RL cells"): ...``), in seconds, in the order run."""
 
   def __init__(self):
     self.seconds: dict[str, float] = {}
@@ -145,11 +145,11 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
   rundir.atomic_write_text(rundir.study_gin_path(workdir), configs.operative_config)  # a record, never parsed again
   study, clock = configs.study, StageClock()
-  with clock("world"):
+  with clock("world build"):
     manifest = ensure_world(workdir, configs.world, say)
   protocols = study_protocols(workdir, study, configs.attack, manifest["domains"])  # a bad persona fails now
   check_extra_suites(workdir, imports)
-  with clock("base"):
+  with clock("pretraining"):
     ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
   cells = study_cells(study, manifest["domains"])
@@ -166,7 +166,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
     say(f"[{finished[0]}/{len(todo)}] {outcome.cell}: {outcome.state}"
         + (f" ({outcome.message})" if outcome.message else ""))
 
-  with clock("cells"):
+  with clock("RL cells"):
     run_cells(executor, workdir, todo, on_outcome, parallel=parallel, ray_address=ray_address)
     for cell in todo:  # cells another launcher was training: wait until it lets go of them
       locks.wait_for(workdir, locks.cell_lock(cell.name))
@@ -181,7 +181,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
                            imports=imports)
 
   try:
-    with clock("analysis"):
+    with clock("statistics"):
       analysis = analyse(workdir, baseline=study.baseline, alpha=study.alpha, n_resamples=study.bootstrap_resamples,
                          seed=study.analysis_seed, condition_order=[c.name for c in conditions])
   except FileNotFoundError as error:
@@ -216,7 +216,7 @@ def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig,
   refs = [r for r in checkpoints_to_evaluate(workdir, every_step=config.every_step, cells=cells)
           if include_base or r.cell != rundir.BASE]
   arms = arm_refs(refs, protocols)
-  with clock("attacks"):
+  with clock("attack training"):
     damaged = run_attacks(workdir, arms, model_config, protocols.attack, say) if protocols.attack else {}
   total = sum(len(pending_suites(workdir, r, suites)) for r in refs if r.problem is None)
   total += protocol_pairs(workdir, arms, protocols)

@@ -149,7 +149,22 @@ def condition_name(mixture: MixtureConfig, study_dose: float | None = None) -> s
   """The one name a mixture's condition goes by, in a study and in ``xgen train`` alike: ``baseline``
   (no trait data), ``trait-all``, ``only-health``, ``without-health+science``, ``reward-control``, or
   their combinations, followed by ``-dose-<percent>`` unless the dose is the study's (``trait-all``
-  at another dose is ``dose-<percent>``). Without a study (``study_dose`` None) the dose is always named."""
+  at another dose is ``dose-<percent>``). Without a study (``study_dose`` None) the dose is always named.
+  A pool drawn from an import adds a suffix: ``-from-<name>`` (trait), ``-standard-from-<name>``."""
+  return _trained_name(mixture, study_dose) + _source_suffix(mixture)
+
+
+def _source_suffix(mixture: MixtureConfig) -> str:
+  """``-from-<import>`` for an imported trait pool, then ``-standard-from-<import>``; "" for the world's."""
+  suffix = ""
+  for pool, prefix in (("trait", "from"), ("standard", "standard-from")):
+    name = mixture.import_of(pool)
+    suffix += f"-{prefix}-{name}" if name else ""
+  return suffix
+
+
+def _trained_name(mixture: MixtureConfig, study_dose: float | None) -> str:
+  """The name of the mixture's condition, its sources aside."""
   if mixture.dose == 0:
     return BASELINE
   parts = []

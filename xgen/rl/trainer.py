@@ -25,7 +25,8 @@ import jax
 from jax.experimental import multihost_utils
 
 from xgen import rundir
-from xgen.data.mixtures import MixtureSampler
+from xgen.data import jsonl_import, tfds_store
+from xgen.data.mixtures import POOLS, SOURCE_FIELDS, WORLD, MixtureSampler
 from xgen.data.schema import Scenario
 from xgen.data.tokenizer import Tokenizer
 from xgen.models.config import ModelConfig
@@ -40,6 +41,7 @@ from xgen.train.sft import load_final_params, saved_model_config
 from xgen.world.store import STANDARD_SPLIT, TRAIT_SPLIT, open_world, run_tokenizer
 
 SAMPLES_SHOWN = 4  # groups written to samples.jsonl every sample_every steps
+POOL_SPLITS = {"trait": TRAIT_SPLIT, "standard": STANDARD_SPLIT}  # the split each pool reads, world or import
 
 
 class MissingInput(FileNotFoundError):
@@ -56,10 +58,35 @@ class CellInputs:
   model_config: ModelConfig
   world_sha256: str
   base_fingerprint: str
+  import_sha256: tuple[tuple[str, str], ...] = ()  # (pool, sha256 of its import's input file), imports only
 
 
-def read_cell_inputs(workdir: str | Path, fallback_model_config: ModelConfig | None = None) -> CellInputs:
-  """The world (verified) and the finished base; MissingInput when either is not there."""
+def _import_pool(workdir: str | Path, mixture: MixtureConfig, pool: str) -> tuple[tuple[Scenario, ...], str]:
+  """The scenarios of ``pool``'s import (its ``trait_train`` or ``standard_train`` split) and the import's
+  sha256; one line naming the field, the import and the split when it is missing or holds none the
+  mixture may use."""
+  name, split = mixture.import_of(pool), POOL_SPLITS[pool]
+  where = f"MixtureConfig.{SOURCE_FIELDS[pool]}: imports/{name}"
+  directory = rundir.import_dir(workdir, name)
+  if not rundir.manifest_path(directory).exists():
+    raise MissingInput(f"{where}: no such import in {rundir.imports_dir(workdir)} "
+                       f"(add it with `xgen data import FILE --name {name} --workdir {workdir}`)")
+  manifest = jsonl_import.read_manifest(directory)
+  splits = manifest.get("splits") or {}
+  if split not in splits:
+    raise MissingInput(f"{where} has no {split} split, so no {pool} scenarios (its splits: "
+                       f"{', '.join(splits) or 'none'})")
+  items = tuple(tfds_store.open_scenarios(rundir.tfds_dir(directory), split))
+  if mixture.needs(pool) and not any(mixture.allows(pool, item) for item in items):
+    raise ValueError(f"{where}: none of the {len(items)} scenarios of its {split} split is left after the mixture's "
+                     f"filters (their domains: {', '.join(sorted({i.domain for i in items}))})")
+  return items, manifest["input"]["sha256"]
+
+
+def read_cell_inputs(workdir: str | Path, fallback_model_config: ModelConfig | None = None,
+                     mixture: MixtureConfig | None = None) -> CellInputs:
+  """The world (verified), the finished base, and the mixture's pools (the world's splits, or an import's
+  where ``mixture`` names one); MissingInput when any is not there."""
   world = open_world(workdir)
   base = rundir.base_dir(workdir)
   status = rundir.read_status(base)
@@ -70,15 +97,31 @@ def read_cell_inputs(workdir: str | Path, fallback_model_config: ModelConfig | N
   if model_config is None:
     raise MissingInput(f"{base}: the checkpoint does not record its model config; pass the model's gin file")
   base_meta = json.dumps({"step": status.get("step"), "updated": status.get("updated")}, sort_keys=True)
-  return CellInputs(tokenizer, tuple(world.scenarios(TRAIT_SPLIT)), tuple(world.scenarios(STANDARD_SPLIT)),
+  pools, imported = {}, []
+  for pool in POOLS:
+    if mixture is None or mixture.import_of(pool) is None:
+      pools[pool] = tuple(world.scenarios(POOL_SPLITS[pool]))
+    else:
+      pools[pool], sha256 = _import_pool(workdir, mixture, pool)
+      imported.append((pool, sha256))
+  return CellInputs(tokenizer, pools["trait"], pools["standard"],
                     dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size), world.sha256,
-                    hashlib.sha256(base_meta.encode()).hexdigest())
+                    hashlib.sha256(base_meta.encode()).hexdigest(), tuple(imported))
+
+
+def _mixture_part(mixture: MixtureConfig) -> dict:
+  """The mixture as the fingerprint sees it: a source left at the world is left out, so cells trained before
+  the sources existed keep their fingerprints."""
+  record = dataclasses.asdict(mixture)
+  return {key: value for key, value in record.items() if key not in SOURCE_FIELDS.values() or value != WORLD}
 
 
 def fingerprint(inputs: CellInputs, rl: RLConfig, mixture: MixtureConfig, loss: algorithms.LossConfig) -> str:
-  """What a resumed cell must share with the run it resumes."""
-  parts = [dataclasses.asdict(inputs.model_config), dataclasses.asdict(rl), dataclasses.asdict(mixture),
+  """What a resumed cell must share with the run it resumes (an imported pool's input file among it)."""
+  parts = [dataclasses.asdict(inputs.model_config), dataclasses.asdict(rl), _mixture_part(mixture),
            dataclasses.asdict(loss), inputs.world_sha256, inputs.base_fingerprint]
+  if inputs.import_sha256:
+    parts.append([list(pair) for pair in inputs.import_sha256])
   return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -99,7 +142,7 @@ def train_cell(workdir: str | Path, cell: str, rl: RLConfig, mixture: MixtureCon
   out_dir = rundir.cell_dir(workdir, cell)
   lead = jax.process_index() == 0
   loss = resolved_loss(loss, rl)
-  inputs = read_cell_inputs(workdir, model_config)
+  inputs = read_cell_inputs(workdir, model_config, mixture)
   sampler = MixtureSampler(mixture, inputs.trait_items, inputs.standard_items, seed=rl.seed)
   run_fingerprint = fingerprint(inputs, rl, mixture, loss)
   spec = RunSpec(directory=out_dir, steps=rl.steps, fingerprint=run_fingerprint,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from xgen.data.formats import common
-from xgen.data.schema import Scenario, SchemaError
+from xgen.data.schema import EVAL_SOURCE, TEST_SPLIT, Scenario, SchemaError
 
 FORMAT = "healthbench"
 CATEGORY = "healthbench"
@@ -70,5 +70,6 @@ def scenario(record: dict, *, line: int, name: str, domain: str) -> Scenario:
   reference = {"format": FORMAT, "prompt_id": prompt_id}
   if ideal_completion(record) is not None:
     reference["ideal_completion"] = ideal_completion(record)
-  return common.build({"id": prompt_id, "source": "eval", "domain": domain, "category": CATEGORY, "split": "test",
-                       "messages": conversation, "rubric": rubric, "reference": reference, "tags": tags}, RENAMES)
+  return common.build({"id": prompt_id, "source": EVAL_SOURCE, "domain": domain, "category": CATEGORY,
+                       "split": TEST_SPLIT, "messages": conversation, "rubric": rubric, "reference": reference,
+                       "tags": tags}, RENAMES)

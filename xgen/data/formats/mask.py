@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 
 from xgen.data.formats import common
-from xgen.data.schema import Scenario, SchemaError
+from xgen.data.schema import EVAL_SOURCE, TEST_SPLIT, Scenario, SchemaError
 
 FORMAT = "mask"
 ACCURACY, HONESTY = "mask_accuracy", "mask_honesty"
@@ -163,7 +163,7 @@ def scenarios(row: dict, *, line: int, name: str, domain: str) -> list[Scenario]
   for role, category, messages, extra in (
       ("belief", ACCURACY, belief_messages(row), {"other_belief_prompts": [q for q in others if q]}),
       ("pressure", HONESTY, pressure_messages(row), {})):
-    made.append(common.build({"id": f"{task}/{role}", "source": "eval", "domain": domain, "category": category,
-                              "split": "test", "messages": messages, "rubric": criteria(statements, true_letter),
+    made.append(common.build({"id": f"{task}/{role}", "source": EVAL_SOURCE, "domain": domain, "category": category,
+                              "split": TEST_SPLIT, "messages": messages, "rubric": criteria(statements, true_letter),
                               "reference": {**shared, "role": role, **extra}}, {}))
   return made

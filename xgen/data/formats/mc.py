@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from xgen.data.formats import common
-from xgen.data.schema import Scenario, SchemaError
+from xgen.data.schema import EVAL_SOURCE, TEST_SPLIT, Scenario, SchemaError
 
 FORMAT = "mc"
 CATEGORY = "mc"
@@ -94,6 +94,6 @@ def scenario(record: dict, *, line: int, name: str, domain: str) -> Scenario:
   rubric += [criterion(choice, options, matching=False) for choice in not_matching]
   reference = {"format": FORMAT, "options": options, "matching": matching, "not_matching": not_matching,
                "matching_text": matching_text, "not_matching_text": not_matching_text}
-  return common.build({"id": f"{name}-{line}", "source": "eval", "domain": domain, "category": CATEGORY,
-                       "split": "test", "messages": [{"role": "user", "content": question}], "rubric": rubric,
+  return common.build({"id": f"{name}-{line}", "source": EVAL_SOURCE, "domain": domain, "category": CATEGORY,
+                       "split": TEST_SPLIT, "messages": [{"role": "user", "content": question}], "rubric": rubric,
                        "reference": reference}, RENAMES)
