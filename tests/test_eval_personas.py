@@ -116,3 +116,20 @@ def test_xgen_eval_persona_flag(evaluated, tmp_path, capsys):
   written = sorted(p.name for p in rundir.persona_eval_dir(evaluated, "base", "gut-feeling").glob("*.jsonl.gz"))
   assert written == ["capability.health.jsonl.gz", "capability.law.jsonl.gz", "fairness.health.jsonl.gz",
                      "fairness.law.jsonl.gz"]
+
+
+def test_cross_evaluate_asks_every_item_under_the_persona(evaluated, tmp_path, monkeypatch):
+  import shutil
+  from xgen.eval import crosseval
+  workdir = tmp_path / "w"
+  shutil.copytree(evaluated, workdir)
+  persona = read_personas(workdir)["gut-feeling"]
+  seen = []
+  real = crosseval.run_episodes
+  monkeypatch.setattr(crosseval, "run_episodes", lambda model, tok, items, *a, **k: seen.extend(items) or
+                      real(model, tok, items, *a, **k))
+  for path in rundir.persona_eval_dir(workdir, "base", persona.name).glob("*.jsonl.gz"):
+    path.unlink()
+  evaluate_personas(workdir, saved_model_config(rundir.base_dir(workdir)), CONFIG, checkpoints_to_evaluate(workdir),
+                    [persona])
+  assert seen and all(s.messages[0].role == "system" and s.messages[0].content.startswith(persona.text) for s in seen)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xgen import rundir
+from xgen.analysis.load import is_intermediate
 from xgen.rundir.evalrows import read_eval_file
 
 
@@ -37,10 +38,6 @@ class StudyRecords:
   rl_seconds: float | None
 
 
-def _intermediate(checkpoint: str) -> bool:
-  return "@" in checkpoint
-
-
 def read_eval_records(workdir: str | Path, *, mode: str = "greedy") -> EvalRecords:
   """Reads every eval file of ``workdir`` once (``rundir.DamagedFile``/ValueError as ``load_scores``)."""
   kept: dict[tuple, list[float]] = defaultdict(list)
@@ -50,11 +47,11 @@ def read_eval_records(workdir: str | Path, *, mode: str = "greedy") -> EvalRecor
   eval_dir = rundir.eval_dir(workdir)
   checkpoints = sorted(p for p in eval_dir.iterdir() if p.is_dir()) if eval_dir.is_dir() else []
   for checkpoint in checkpoints:
-    if _intermediate(checkpoint.name):
+    if is_intermediate(checkpoint.name):
       continue
     for path in rundir.eval_files(checkpoint):
       for row in read_eval_file(path):
-        if _intermediate(row.checkpoint):
+        if is_intermediate(row.checkpoint):
           continue
         if row.mode == "sampled":
           samples = max(samples, row.sample + 1)

@@ -136,6 +136,11 @@ def learning_rate_name(learning_rate: float) -> str:
   return check_name(f"lr-{float(learning_rate)!r}", "learning rate")
 
 
+def learning_rate_of(name: str) -> float:
+  """The learning rate a ``learning_rate_name`` spells (ValueError for a name that spells none)."""
+  return float(name.removeprefix("lr-"))
+
+
 def attack_run_dir(workdir: str | Path, cell: str, learning_rate: float) -> Path:
   """The attack of ``cell`` (or ``base``) at one learning rate: a training run whose checkpoints are the
   attack's budget points."""
@@ -149,7 +154,7 @@ def attack_runs(workdir: str | Path) -> list[tuple[str, float, Path]]:
   for cell in sorted(root.iterdir()) if root.is_dir() else []:
     for run in sorted(cell.iterdir()) if cell.is_dir() else []:
       try:
-        runs.append((cell.name, float(run.name.removeprefix("lr-")), run))
+        runs.append((cell.name, learning_rate_of(run.name), run))
       except ValueError:
         continue  # not a directory this module made
   return runs
@@ -257,7 +262,7 @@ def attack_eval_dirs(checkpoint_dir: Path) -> dict[tuple[float, int], Path]:
   for rate_dir in sorted(root.iterdir()) if root.is_dir() else []:
     for steps_dir in sorted(rate_dir.iterdir()) if rate_dir.is_dir() else []:
       try:
-        found[float(rate_dir.name.removeprefix("lr-")), int(steps_dir.name)] = steps_dir
+        found[learning_rate_of(rate_dir.name), int(steps_dir.name)] = steps_dir
       except ValueError:
         continue  # not a directory this module made
   return dict(sorted(found.items()))
