@@ -136,3 +136,58 @@ def test_conditions_from_an_import_are_named_and_bound_by_gin():
   # A world-only cell's fingerprint is what it was before the sources existed.
   assert "trait_source" not in _mixture_part(MixtureConfig(dose=0.5))
   assert _mixture_part(mixtures["trait-all-from-mine"])["trait_source"] == "imports/mine"
+
+
+STUDY_FROM_MINE = """
+include 'runs/pretrain.gin'
+include 'models/tiny.gin'
+StudyConfig.name = "mine"
+StudyConfig.conditions = ("baseline", "only:mine_b")
+StudyConfig.trait_source = "imports/mine"
+StudyConfig.seeds = (0,)
+StudyConfig.dose = 0.5
+StudyConfig.rl_gin_files = ("runs/rl.gin", "models/tiny.gin")
+StudyConfig.rl_gin_params = ("TRAIN_STEPS = 2", "RLConfig.batch_size = 8", "RLConfig.max_new_tokens = 8",
+                             "RLConfig.warmup_steps = 1", "RLConfig.checkpoint_every = 2", "RLConfig.sample_every = 1")
+StudyConfig.bootstrap_resamples = 50
+EvalConfig.max_new_tokens = 4
+EvalConfig.chunk_size = 64
+"""
+
+
+def test_a_study_draws_its_trait_conditions_from_an_import_by_the_imports_domains(imported, tmp_path, capsys):
+  from xgen.grid.launch import study_domains
+  from xgen.grid.study import StudyConfig, study_cells
+  study = StudyConfig(conditions=("pre-rl", "baseline", "trait-all", "only:mine_b", "without:mine_b",
+                                  "reward-control", "a/a"), dose=0.25, trait_source="imports/mine")
+  domains = study_domains(imported, study, ["health", "science"])
+  assert domains == ["mine_a", "mine_b"]
+  cells = {c.condition: c for c in study_cells(study, domains)}
+  assert list(cells) == ["baseline", "trait-all-from-mine", "only-mine_b-from-mine", "without-mine_b-from-mine",
+                         "reward-control-from-mine", "baseline-aa"]
+  assert 'MixtureConfig.trait_source = "imports/mine"' in cells["only-mine_b-from-mine"].gin_params
+  assert not any("trait_source" in p for c in ("baseline", "baseline-aa") for p in cells[c].gin_params)
+  with pytest.raises(ValueError, match=r"'only:health' names unknown domains \['health'\] \(the trait data has: "
+                                       r"mine_a, mine_b\)"):
+    study_cells(StudyConfig(conditions=("only:health",), dose=0.25, trait_source="imports/mine"), domains)
+  with pytest.raises(MissingInput, match=r"StudyConfig.trait_source: imports/nope: no such import"):
+    study_domains(imported, StudyConfig(trait_source="imports/nope"), ["health"])
+  with pytest.raises(ValueError, match=r"StudyConfig.trait_source: give \"world\""):
+    StudyConfig(trait_source="mine")
+
+  workdir = copy_run(imported, tmp_path / "w")
+  (workdir / "imports").symlink_to(imported / "imports")
+  study_file = tmp_path / "mine.gin"
+  study_file.write_text(STUDY_FROM_MINE)
+  code, out, err = run_cli(capsys, "grid", "launch", "--workdir", str(workdir), "--gin_file", str(study_file))
+  assert code == 0, err
+  trait_ids = {s["id"] for s in _samples(workdir, "only-mine_b-from-mine.s0") if s["id"].startswith("mine-")}
+  assert trait_ids and trait_ids <= {"mine-trait-3", "mine-trait-4"}  # mine_b's, from the import
+  assert not any(s["id"].startswith("mine-") for s in _samples(workdir, "baseline.s0"))
+  matrix = (workdir / "analysis" / "matrix.csv").read_text()
+  assert "only-mine_b-from-mine" in matrix
+  bad = tmp_path / "bad.gin"
+  bad.write_text(STUDY_FROM_MINE.replace('"only:mine_b"', '"only:health"'))
+  code, _, err = run_cli(capsys, "grid", "launch", "--workdir", str(workdir), "--gin_file", str(bad))
+  assert code != 0 and len(err.strip().splitlines()) == 1 and "the trait data has: mine_a, mine_b" in err, err
+  assert "only-mine_b-from-mine" in (workdir / "analysis" / "matrix.csv").read_text()  # nothing lost

@@ -101,6 +101,7 @@ def _launched_study(args: argparse.Namespace):
 
 def _condition_order(workdir: str, study) -> list[str] | None:
   """The study's conditions in the order a launch lists them (None when the world's domains are unknown)."""
+  from xgen.grid.launch import study_domains
   from xgen.grid.study import study_conditions
   try:
     manifest = rundir.read_json(rundir.manifest_path(rundir.world_dir(workdir)))
@@ -108,8 +109,9 @@ def _condition_order(workdir: str, study) -> list[str] | None:
     return None
   domains = (manifest or {}).get("domains")
   try:
-    return [c.name for c in study_conditions(study, domains)] if isinstance(domains, list) else None
-  except ValueError:
+    return ([c.name for c in study_conditions(study, study_domains(workdir, study, domains))]
+            if isinstance(domains, list) else None)
+  except (ValueError, OSError):  # a bad condition, or the trait source's import gone (MissingInput)
     return None
 
 

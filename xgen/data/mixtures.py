@@ -61,14 +61,14 @@ def _allows(domain: str, only: tuple[str, ...], exclude: tuple[str, ...]) -> boo
   return domain in only if only else domain not in exclude
 
 
-def source_import(field: str, source: Any) -> str | None:
+def source_import(field: str, source: Any, owner: str = "MixtureConfig") -> str | None:
   """The import a pool's source names (``imports/<name>``), or None for the world; ValueError naming
-  ``MixtureConfig.<field>`` for anything else."""
+  ``<owner>.<field>`` for anything else."""
   if source == WORLD:
     return None
   if isinstance(source, str) and source.startswith(IMPORT_PREFIX):
-    return check_name(source[len(IMPORT_PREFIX):], f"MixtureConfig.{field}")
-  raise ValueError(f"MixtureConfig.{field}: give \"{WORLD}\" or \"{IMPORT_PREFIX}<name>\" (an import made by "
+    return check_name(source[len(IMPORT_PREFIX):], f"{owner}.{field}")
+  raise ValueError(f"{owner}.{field}: give \"{WORLD}\" or \"{IMPORT_PREFIX}<name>\" (an import made by "
                    f"`xgen data import FILE --name <name>`), got {v.excerpt(source)}")
 
 

@@ -116,12 +116,27 @@ def ensure_base(workdir: Path, model: ModelConfig, config: SFTConfig, operative_
     raise RuntimeError(f"the base model did not finish: {status} (see {rundir.status_path(base)})")
 
 
-def _domains(workdir: Path, world: WorldConfig) -> list[str]:
-  """The domains the study's conditions expand against: the built world's, else the one to build."""
+def _domains(workdir: Path, world: WorldConfig, study: StudyConfig) -> list[str]:
+  """The domains the study's conditions expand against (``study_domains``), with the built world's, else the
+  one to build."""
   try:
-    return open_world(workdir, verify=False).domains
+    world_domains = open_world(workdir, verify=False).domains
   except NoWorld:
-    return list(world.domains)
+    world_domains = list(world.domains)
+  return study_domains(workdir, study, world_domains)
+
+
+def study_domains(workdir: str | Path, study: StudyConfig, world_domains: list[str]) -> list[str]:
+  """The domains of the study's trait data: ``world_domains``, or, when ``StudyConfig.trait_source`` names an
+  import, the sorted domains of that import's trait_train split (MissingInput naming the field if it is not
+  there)."""
+  from xgen.data.mixtures import source_import
+  from xgen.rl.trainer import read_import_pool
+  name = source_import("trait_source", study.trait_source, "StudyConfig")
+  if name is None:
+    return world_domains
+  items, _ = read_import_pool(workdir, name, "trait", field="StudyConfig.trait_source")
+  return sorted({item.domain for item in items})
 
 
 def check_cells(cells) -> None:
@@ -139,7 +154,8 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
            retry_failed: bool = False, ray_address: str | None = None,
            say: Callable[[str], None] = print) -> LaunchResult:
   workdir = Path(workdir)
-  check_cells(study_cells(configs.study, _domains(workdir, configs.world)))  # before any work: a typo fails now
+  domains = _domains(workdir, configs.world, configs.study)
+  check_cells(study_cells(configs.study, domains))  # before any work: a typo fails now
   imports = check_imports(workdir, configs.study.extra_suites, "StudyConfig.extra_suites")  # exist, with eval records
   workdir.mkdir(parents=True, exist_ok=True)
   rundir.atomic_write_json(rundir.study_json_path(workdir), study_record(configs.study))  # what matrix/report read
@@ -147,12 +163,13 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   study, clock = configs.study, StageClock()
   with clock("world build"):
     manifest = ensure_world(workdir, configs.world, say)
-  protocols = study_protocols(workdir, study, configs.attack, manifest["domains"])  # a bad persona fails now
+  domains = study_domains(workdir, study, manifest["domains"])
+  protocols = study_protocols(workdir, study, configs.attack, domains)  # a bad persona fails now
   check_extra_suites(workdir, imports)
   with clock("pretraining"):
     ensure_base(workdir, configs.model, configs.pretrain, configs.operative_config, say)
 
-  cells = study_cells(study, manifest["domains"])
+  cells = study_cells(study, domains)
   states = rundir.cell_states(workdir, [c.name for c in cells])
   retry = rundir.STOPPED if retry_failed else ()
   todo = [c for c in cells if states[c.name] not in (rundir.DONE, *rundir.STOPPED) or states[c.name] in retry]
@@ -174,7 +191,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
 
   model_config = saved_model_config(rundir.base_dir(workdir)) or configs.model
   done_cells = [name for name, state in states.items() if state == rundir.DONE]
-  conditions = study_conditions(study, manifest["domains"])
+  conditions = study_conditions(study, domains)
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
   summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say, clock,

@@ -2,7 +2,9 @@
 
 A study is a gin file under ``gin/studies/`` binding ``StudyConfig`` (and, for the shared stages,
 ``WorldConfig``, ``ModelConfig``, ``SFTConfig`` and ``EvalConfig``). Its ``conditions`` are short
-specs, expanded against the world's domains:
+specs, expanded against the domains of the trait data (the world's, or with ``StudyConfig.trait_source =
+"imports/<name>"`` that import's ``trait_train`` split, which every trait condition then draws from and which
+names it: ``trait-all-from-<name>``, ``only-health-from-<name>``; the baseline keeps the world's standard data):
 
 =============================  =====================================================================
 ``pre-rl``                     the base model itself (evaluated, never trained)
@@ -32,7 +34,7 @@ import gin
 
 from xgen import validation as v
 from xgen.config import config_error_line
-from xgen.data.mixtures import MixtureConfig, dose_fraction
+from xgen.data.mixtures import WORLD, MixtureConfig, dose_fraction, source_import
 
 PRE_RL, BASELINE, AA = "pre-rl", "baseline", "baseline-aa"
 AA_SEED_OFFSET = 1000  # the A/A arm's cell sK trains with seed K + this: another data stream and sampling key
@@ -60,6 +62,8 @@ class StudyConfig:
   persistence_conditions: tuple[str, ...] = (PRE_RL, BASELINE, "trait-all")  # the arms the protocols compare
   extra_suites: tuple[str, ...] = ()           # imports (``imports/<name>`` or ``<name>``: W/imports/) whose eval
                                                # suites every checkpoint is also evaluated on
+  trait_source: str = WORLD                    # where every trait condition's trait pool comes from: the world,
+                                               # or an import's trait_train split (``imports/<name>``)
 
   def __post_init__(self):
     v.string(OWNER, "name", self.name)
@@ -92,6 +96,7 @@ class StudyConfig:
       object.__setattr__(self, field, names)
     v.boolean(OWNER, "attack", self.attack)
     object.__setattr__(self, "extra_suites", _extra_suites(self.extra_suites))
+    source_import("trait_source", self.trait_source, OWNER)
 
 
 def _extra_suites(value: Any) -> tuple[str, ...]:
@@ -206,7 +211,7 @@ def _domains_of(spec: str, argument: str, domains: Sequence[str]) -> tuple[str, 
   unknown = [d for d in names if d not in domains]
   if not names or unknown:
     raise ValueError(f"StudyConfig.conditions: '{spec}' names unknown domains {unknown or [argument]} "
-                     f"(the world has: {', '.join(domains)})")
+                     f"(the trait data has: {', '.join(domains)})")
   return names
 
 
@@ -250,13 +255,17 @@ def _mixtures(spec: str, dose: float | None, domains: Sequence[str]) -> list[Mix
   return [MixtureConfig(dose=dose, trait_exclude=_domains_of(spec, argument, domains))]
 
 
-def expand_condition(spec: str, *, dose: float | None, domains: Sequence[str]) -> list[Condition]:
-  """The condition(s) one spec stands for, named by ``condition_name`` against the study's dose."""
+def expand_condition(spec: str, *, dose: float | None, domains: Sequence[str],
+                     trait_source: str = WORLD) -> list[Condition]:
+  """The condition(s) one spec stands for, named by ``condition_name`` against the study's dose; a condition
+  with trait data draws it from ``trait_source`` (``domains`` are then that source's)."""
   spec = spec.strip()
   if spec == "a/a":
     return [Condition(AA, MixtureConfig(dose=0.0), seed_offset=AA_SEED_OFFSET)]
+  mixtures = [m if m is None or m.dose == 0 else dataclasses.replace(m, trait_source=trait_source)
+              for m in _mixtures(spec, dose, domains)]
   return [Condition(PRE_RL, None) if mixture is None else Condition(condition_name(mixture, dose), mixture)
-          for mixture in _mixtures(spec, dose, domains)]
+          for mixture in mixtures]
 
 
 def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Condition]:
@@ -265,7 +274,7 @@ def study_conditions(study: StudyConfig, domains: Sequence[str]) -> list[Conditi
   ``trait-all``) is not trained twice: the earlier one stands for it."""
   conditions: dict[str, Condition] = {}
   for spec in study.conditions:
-    for condition in expand_condition(spec, dose=study.dose, domains=domains):
+    for condition in expand_condition(spec, dose=study.dose, domains=domains, trait_source=study.trait_source):
       if all((c.mixture, c.seed_offset) != (condition.mixture, condition.seed_offset) or not c.trained
              for c in conditions.values()):
         conditions.setdefault(condition.name, condition)

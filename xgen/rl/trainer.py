@@ -65,8 +65,20 @@ def _import_pool(workdir: str | Path, mixture: MixtureConfig, pool: str) -> tupl
   """The scenarios of ``pool``'s import (its ``trait_train`` or ``standard_train`` split) and the import's
   sha256; one line naming the field, the import and the split when it is missing or holds none the
   mixture may use."""
-  name, split = mixture.import_of(pool), POOL_SPLITS[pool]
-  where = f"MixtureConfig.{SOURCE_FIELDS[pool]}: imports/{name}"
+  items, sha256 = read_import_pool(workdir, mixture.import_of(pool), pool)
+  where = f"MixtureConfig.{SOURCE_FIELDS[pool]}: imports/{mixture.import_of(pool)}"
+  if mixture.needs(pool) and not any(mixture.allows(pool, item) for item in items):
+    raise ValueError(f"{where}: none of the {len(items)} scenarios of its {POOL_SPLITS[pool]} split is left after "
+                     f"the mixture's filters (their domains: {', '.join(sorted({i.domain for i in items}))})")
+  return items, sha256
+
+
+def read_import_pool(workdir: str | Path, name: str, pool: str,
+                     field: str = "") -> tuple[tuple[Scenario, ...], str]:
+  """The scenarios of the import ``name``'s split for ``pool`` and the import's sha256; MissingInput naming
+  ``field`` (default ``MixtureConfig.<pool>_source``), the import and the split when it is not there."""
+  split = POOL_SPLITS[pool]
+  where = f"{field or 'MixtureConfig.' + SOURCE_FIELDS[pool]}: imports/{name}"
   directory = rundir.import_dir(workdir, name)
   if not rundir.manifest_path(directory).exists():
     raise MissingInput(f"{where}: no such import in {rundir.imports_dir(workdir)} "
@@ -77,9 +89,6 @@ def _import_pool(workdir: str | Path, mixture: MixtureConfig, pool: str) -> tupl
     raise MissingInput(f"{where} has no {split} split, so no {pool} scenarios (its splits: "
                        f"{', '.join(splits) or 'none'})")
   items = tuple(tfds_store.open_scenarios(rundir.tfds_dir(directory), split))
-  if mixture.needs(pool) and not any(mixture.allows(pool, item) for item in items):
-    raise ValueError(f"{where}: none of the {len(items)} scenarios of its {split} split is left after the mixture's "
-                     f"filters (their domains: {', '.join(sorted({i.domain for i in items}))})")
   return items, manifest["input"]["sha256"]
 
 
