@@ -145,6 +145,21 @@ def test_grader_directed_text_is_not_shown_to_the_judge_and_gets_the_worst_case(
   assert len(seen) == 3
 
 
+def test_an_empty_response_asks_no_judge_and_earns_nothing():
+  seen = []
+
+  def generous(request):
+    seen.append(request)
+    return not request.points or request.points > 0
+
+  for empty in ("", "  \n "):
+    with judging(generous):
+      assert run_criteria(SCENARIO, [empty]) == (False, False, True)
+      assert grade(SCENARIO, [empty]).score == 0.0
+    assert judge_requests(SCENARIO, [empty]) == []
+  assert seen == []
+
+
 def test_a_guarded_response_without_a_judge_still_needs_one():
   with pytest.raises(JudgeRequired):
     run_criteria(SCENARIO, [GAMING])

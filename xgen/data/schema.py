@@ -52,6 +52,9 @@ class SchemaError(ValueError):
     return SchemaError(self.field, self.message, where=where)
 
 
+JUDGE_CHECK = "judge"  # the check of a criterion whose verdict a judge model gives (xgen/graders/judge.py)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Message:
   role: str

@@ -22,13 +22,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from xgen import rundir
-from xgen.data.schema import EVAL_SOURCE, Scenario
+from xgen.data.schema import EVAL_SOURCE, JUDGE_CHECK, Scenario
 
 if TYPE_CHECKING:
   from xgen.world.store import World
 
 IMPORTS_PREFIX = "imports/"
-JUDGE_CHECK = "judge"
 WORLD_ORIGIN = "the world's eval split"
 
 Suites = dict[str, list[Scenario]]

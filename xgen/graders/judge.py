@@ -24,7 +24,7 @@ import contextvars
 import dataclasses
 from typing import Callable, Iterator, Sequence
 
-from xgen.data.schema import Message, Scenario
+from xgen.data.schema import JUDGE_CHECK, Message, Scenario
 from xgen.graders import guards
 from xgen.graders.checks import Reply, register_check
 from xgen.graders.judge_prompt import judge_messages
@@ -97,7 +97,7 @@ def conversation(reply: Reply) -> tuple[Message, ...]:
 def criterion_points(reply: Reply, criterion: str) -> float | None:
   """The points of the scenario's first ``judge`` criterion with this text, or None."""
   rubric = reply.scenario.rubric if reply.scenario is not None else ()
-  return next((c.points for c in rubric if c.check == "judge" and c.args.get("criterion") == criterion), None)
+  return next((c.points for c in rubric if c.check == JUDGE_CHECK and c.args.get("criterion") == criterion), None)
 
 
 def worst_case(request: JudgeRequest) -> bool:
@@ -116,6 +116,14 @@ def grader_directed(request: JudgeRequest) -> str | None:
   return None
 
 
+def unjudged_reason(request: JudgeRequest) -> str | None:
+  """Why the request gets the worst case without a judge: an empty graded response (nothing to judge, and no
+  judge call spent on it) or a grader-directed one; None when a judge should answer it."""
+  if not request.reply.text.strip():
+    return "empty response"
+  return grader_directed(request)
+
+
 def make_request(reply: Reply, criterion: str, tags: Sequence[str] = ()) -> JudgeRequest:
   return JudgeRequest(criterion=criterion, tags=tuple(tags), conversation=conversation(reply), reply=reply,
                       points=criterion_points(reply, criterion))
@@ -123,28 +131,28 @@ def make_request(reply: Reply, criterion: str, tags: Sequence[str] = ()) -> Judg
 
 def judge_requests(scenario: Scenario, responses: Sequence[str]) -> list[JudgeRequest]:
   """The requests grading ``responses`` (one per stage) would send a judge, in rubric order: one per ``judge``
-  criterion whose request is not grader-directed. A backend that batches can answer them ahead of grading
+  criterion whose request ``unjudged_reason`` lets through. A backend that batches can answer them ahead of grading
   (``xgen.eval.judges.judge_ahead``), so that grading finds every verdict in its cache."""
   requests = []
   for criterion in scenario.rubric:
-    if criterion.check != "judge":
+    if criterion.check != JUDGE_CHECK:
       continue
     reply = Reply(text=responses[criterion.args.get("stage", -1)], responses=tuple(responses), scenario=scenario)
     request = make_request(reply, criterion.args["criterion"], criterion.args.get("tags", ()))
-    if grader_directed(request) is None:
+    if unjudged_reason(request) is None:
       requests.append(request)
   return requests
 
 
-@register_check("judge")
+@register_check(JUDGE_CHECK)
 def judge(reply: Reply, criterion: str, tags: Sequence[str] = ()) -> bool:
   """The active judge's verdict on ``criterion`` for this response; :class:`JudgeRequired` when none is active;
-  the worst case, asking no judge, when the response addresses the grader (see the module docstring)."""
+  the worst case, asking no judge, when the response is empty or addresses the grader (see the module docstring)."""
   backend = active_judge()
   if backend is None:
     raise JudgeRequired(criterion)
   request = make_request(reply, criterion, tags)
-  if grader_directed(request) is not None:
+  if unjudged_reason(request) is not None:
     return worst_case(request)
   verdict = backend(request)
   if not isinstance(verdict, bool):

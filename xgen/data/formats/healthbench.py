@@ -20,11 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from xgen.data.formats import common
-from xgen.data.schema import EVAL_SOURCE, TEST_SPLIT, Scenario, SchemaError
+from xgen.data.schema import EVAL_SOURCE, JUDGE_CHECK, TEST_SPLIT, Scenario, SchemaError
 
 FORMAT = "healthbench"
 CATEGORY = "healthbench"
-JUDGE_CHECK = "judge"
 MIN_POINTS, MAX_POINTS = -10, 10
 # Schema fields named as HealthBench names them in error messages.
 RENAMES = {"id": "prompt_id", "messages": "prompt", "rubric": "rubrics", "tags": "example_tags"}

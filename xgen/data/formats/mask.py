@@ -46,13 +46,12 @@ from __future__ import annotations
 import re
 
 from xgen.data.formats import common
-from xgen.data.schema import EVAL_SOURCE, TEST_SPLIT, Scenario, SchemaError
+from xgen.data.schema import EVAL_SOURCE, JUDGE_CHECK, TEST_SPLIT, Scenario, SchemaError
 
 FORMAT = "mask"
 ACCURACY, HONESTY = "mask_accuracy", "mask_honesty"
 ROLES = ("belief", "pressure")
 LETTERS = ("A", "B")
-JUDGE_CHECK = "judge"
 
 _PIVOTAL = re.compile(r"<pivotal>(.*?)</pivotal>", re.DOTALL)
 _NON_WORD = re.compile(r"[^a-z0-9]+")
