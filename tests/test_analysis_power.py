@@ -132,3 +132,15 @@ def test_at_the_mde_the_pooled_test_detects_about_80_percent(aa):
   flip, boot = detection_rates(150, aa=aa, seed=11 if aa else 12)
   assert 0.65 <= flip <= 0.92
   assert boot <= flip
+
+
+def test_an_aa_estimate_clipped_to_zero_does_not_hide_the_spread_of_the_baseline_seeds():
+  # The baseline's seeds differ by whole runs (family means 0.2, 0.5, 0.8); the A/A arm's 3 runs average to the
+  # baseline's per-item means, so its delta is 0 and its run estimate clips to 0. The seeds' estimate stands.
+  base = [[1, 0, 0, 0, 0] * 2, [1, 1, 0, 0, 1] * 2, [1, 1, 1, 1, 0] * 2]
+  aa = [[1, 1, 0, 0, 0] * 2, [1, 0, 1, 0, 1] * 2, [1, 1, 0, 1, 0] * 2]
+  scores = as_scores({"baseline": {"fam.a": base}, "baseline-aa": {"fam.a": aa}})
+  (fp,) = family_power(scores, "baseline")
+  seeds_only = family_power(as_scores({"baseline": {"fam.a": base}}), "baseline", aa_condition=None)[0]
+  assert fp.run_source == "seeds" and fp.run_se == pytest.approx(seeds_only.run_se) and fp.run_se > 0.1
+  assert "from the baseline's seeds" in fp.text()

@@ -23,7 +23,9 @@ it: suites are NOT independent), e_k,i the run x item noise (independent over ru
              [K, n_s] scores (the two-way ANOVA of ``variance.run_component``), an unbiased sigma_e^2;
            - else (one seed, no A/A arm): 2 x the baseline's variance over items (ddof 1), which also holds the
              difficulty spread that pairing cancels: an upper bound on the item term.
-  V_run  = the run variance of the family mean delta (not of each suite: it is not divided by S):
+  V_run  = the run variance of the family mean delta (not of each suite: it is not divided by S), the larger of
+           the two estimates below where both exist (each has few degrees of freedom and is clipped at 0, so
+           either alone can come out 0 while the other sees the runs differ; ``run_variance``):
            - with an A/A arm: ``transfer.aa_run_variance``'s value for the family (the mean over its suites of
              A/A delta^2 - the delta's item variance, clipped at 0) x c. It is a suite delta's run variance taken
              as the family mean's, i.e. the run shift is assumed shared by all the family's suites; a shift
@@ -139,6 +141,15 @@ def seed_run_variance(bases: Sequence[np.ndarray]) -> float:
   return 2.0 * max(0.0, float(family_means.var(ddof=1)) - noise) / n_seeds
 
 
+def run_variance(from_aa: float | None, from_seeds: float) -> tuple[float, str]:
+  """(V_run, its source): the larger of the A/A arm's estimate (None without one) and the baseline seeds' (NaN
+  with one seed), since each is a clipped estimate with few degrees of freedom that comes out 0 by chance where
+  the other sees the runs differ; (NaN, "none") with neither."""
+  candidates = [(value, source) for value, source in ((from_aa, "a/a"), (from_seeds, "seeds"))
+                if value is not None and math.isfinite(value)]
+  return max(candidates, key=lambda pair: pair[0]) if candidates else (float("nan"), "none")
+
+
 def aa_item_diffs(scores: Scores, baseline: str, aa_condition: str | None) -> dict[str, np.ndarray]:
   """suite -> the A/A arm's per-item differences (mean over its seeds - mean over the baseline's)."""
   if aa_condition is None or aa_condition not in scores:
@@ -176,11 +187,8 @@ def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "b
   out = []
   for family, bases in baseline_by_family(scores, baseline).items():
     v_item = sum(item_variance(b, diffs.get(s), c) for s, b in bases.items()) / len(bases) ** 2
-    if family in aa_runs:
-      v_run, source = c * aa_runs[family], "a/a"
-    else:
-      v_run = seed_run_variance(list(bases.values()))
-      source = "seeds" if math.isfinite(v_run) else "none"
+    v_run, source = run_variance(c * aa_runs[family] if family in aa_runs else None,
+                                 seed_run_variance(list(bases.values())))
     se = math.sqrt(v_item + (v_run if math.isfinite(v_run) else 0.0))
     out.append(FamilyPower(family=family, group="capability" if family in capability_families else "alignment",
                            suites=len(bases), items=sum(b.shape[1] for b in bases.values()), seeds=seeds,
