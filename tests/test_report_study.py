@@ -111,3 +111,33 @@ def test_training_curves_skip_a_torn_last_line(tmp_path):
   rundir.cell_dir(tmp_path, "baseline.s0").mkdir()  # a cell without metrics yet
   assert training_curves(tmp_path) == {"reward, all items": {"trait-all.s0": [(1, 0.25), (2, 0.5)]},
                                        "entropy per response token": {"trait-all.s0": [(1, 2.0)]}}
+
+
+def test_the_claims_say_whether_the_trait_training_took_and_the_report_gives_each_conditions_rise(workdir):
+  def finished_cell(condition: str, seed: int, trait_slope: float, mode: str = "rubric") -> None:
+    directory = rundir.cell_dir(workdir, f"{condition}.s{seed}")
+    rundir.atomic_write_json(rundir.cell_record_path(directory),
+                             {"condition": condition, "seed": seed, "mixture": {"reward_mode": mode}})
+    rundir.write_status(directory, rundir.DONE, step=40)
+    rows = [{"step": step, "reward/standard/mean": 0.3,
+             "reward/trait/mean": 0.2 + trait_slope * step + 0.01 * (step % 3)} for step in range(1, 41)]
+    metrics = rundir.metrics_path(directory)
+    metrics.unlink(missing_ok=True)
+    rundir.append_jsonl(metrics, rows)
+
+  for seed in (0, 1):
+    finished_cell("trait-all", seed, 0.005)
+    finished_cell("reward-control", seed, 0.0, mode="generic")
+  analysis = analyse(workdir, n_resamples=50)
+  write_study_report(workdir, analysis, title="t")
+  claims = (rundir.analysis_dir(workdir) / "claims.md").read_text()
+  assert "The trait training took: trait-all's trait reward rose by +0.099 [" in claims  # 20 steps x 0.005
+  report = (rundir.analysis_dir(workdir) / "report.html").read_text()
+  assert "Training trait reward" in report
+  assert "reward-control (trait items graded by the generic reward) " in report
+
+  for seed in (0, 1):
+    finished_cell("trait-all", seed, 0.0)
+  write_study_report(workdir, analyse(workdir, n_resamples=50), title="t")
+  claims = (rundir.analysis_dir(workdir) / "claims.md").read_text()
+  assert "The trait training did not measurably take: trait-all's trait reward changed by " in claims

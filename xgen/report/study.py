@@ -34,6 +34,7 @@ from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
 from xgen.report.persistence import persistence_section
 from xgen.report.records import read_eval_records, read_study_records
+from xgen.report.training import reward_rises, rise_lines, treatment_caveat
 from xgen.rundir import locks
 from xgen.world.personas import read_personas
 from xgen.world.store import EVAL_SPLIT, open_world
@@ -72,6 +73,7 @@ class ClaimsTable:
   header: list[tuple[str, str]]
   caveats: list[str]
   refusal: dict = dataclasses.field(default_factory=dict)  # cell -> eval family -> refusal rate
+  rises: list = dataclasses.field(default_factory=list)    # RewardRise per metric and condition (training)
 
 
 def significance_options(workdir: str | Path) -> dict:
@@ -144,7 +146,10 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
                            pretrain_seconds=records.pretrain_seconds, rl_seconds=records.rl_seconds,
                            conditions=analysis.conditions)
-  return ClaimsTable(rows, header, hd.caveats(records.study, analysis.deltas), evals.refusal)
+  rises = reward_rises(workdir)
+  treatment = treatment_caveat(rises)
+  caveats = hd.caveats(records.study, analysis.deltas) + ([treatment] if treatment else [])
+  return ClaimsTable(rows, header, caveats, evals.refusal, rises)
 
 
 def write_claims(directory: Path, table: ClaimsTable) -> list[Path]:
@@ -296,7 +301,8 @@ def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis,
   refusal = table.refusal or {condition: refusal_by_family(rates) for condition, rates in analysis.refusal.items()}
   paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
                             matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
-                            curves=training_curves(workdir), refusal=refusal, notes=report_notes(analysis),
+                            curves=training_curves(workdir), refusal=refusal,
+                            notes=report_notes(analysis) + rise_lines(table.rises),
                             header=table.header, caveats=table.caveats, claims=table.rows,
                             sections=persistence_sections(analysis)))
   return paths

@@ -1,0 +1,72 @@
+"""Whether each condition's training took: the rise of its trait reward (and of its standard reward) over its
+RL steps, read from every finished cell's metrics.jsonl (``xgen.analysis.training.reward_rise``), for the
+report's notes and the claims table's caveats. C1-C3 test what trait training does; they only test it where the
+trait reward rose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from xgen import rundir
+from xgen.analysis.training import RewardRise, reward_rise
+
+TRAIT_REWARD, STANDARD_REWARD = "reward/trait/mean", "reward/standard/mean"
+LABELS = {TRAIT_REWARD: "trait reward", STANDARD_REWARD: "standard-task reward"}
+GENERIC = "trait items graded by the generic reward"  # the reward control's "trait reward"
+TREATED = "trait-all"  # the condition whose trait reward says whether the trait training took
+
+
+def reward_rises(workdir: str | Path) -> list[RewardRise]:
+  """Per metric (trait, then standard reward) and condition (in name order), the rise over the finished cells of
+  that condition, each paired by its study seed; conditions that never logged the metric are left out."""
+  series: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {TRAIT_REWARD: {}, STANDARD_REWARD: {}}
+  last_steps: dict[str, int] = {}
+  for entry in rundir.list_cells(workdir):
+    if entry.status.get("state") != rundir.DONE or entry.problem or not entry.record.get("condition"):
+      continue
+    condition, run_seed = entry.record["condition"], entry.record.get("seed", 0)
+    generic = (entry.record.get("mixture") or {}).get("reward_mode") == "generic"
+    rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
+    steps = [row["step"] for row in rows if isinstance(row.get("step"), int)]
+    if not steps:
+      continue
+    for label in (condition, f"{condition} ({GENERIC})"):
+      last_steps[label] = max(last_steps.get(label, 0), max(steps))
+    for metric, by_condition in series.items():
+      points = [(row["step"], float(row[metric])) for row in rows
+                if isinstance(row.get(metric), (int, float)) and isinstance(row.get("step"), int)]
+      label = f"{condition} ({GENERIC})" if generic and metric == TRAIT_REWARD else condition
+      if points:
+        by_condition.setdefault(label, {})[run_seed] = points
+  rises = []
+  for metric, by_condition in series.items():
+    for condition in sorted(by_condition):
+      rise = reward_rise(by_condition[condition], metric=metric, condition=condition,
+                         last_step=last_steps[condition])
+      if rise is not None:
+        rises.append(rise)
+  return rises
+
+
+def rise_lines(rises: Sequence[RewardRise]) -> list[str]:
+  """One note per metric: each condition's rise with its interval."""
+  lines = []
+  for metric, label in LABELS.items():
+    parts = [f"{r.condition} {r.text()}" for r in rises if r.metric == metric]
+    if parts:
+      lines.append(f"Training {label}, mean over the second half of the RL steps minus the first, per condition "
+                   f"(mean over seeds; 95% interval from batch means over steps, seeds fixed): " + "; ".join(parts) + ".")
+  return lines
+
+
+def treatment_caveat(rises: Sequence[RewardRise]) -> str | None:
+  """The claims table's caveat on whether trait-all's trait training took (None without a trait-all trait
+  reward)."""
+  rise = next((r for r in rises if r.metric == TRAIT_REWARD and r.condition == TREATED), None)
+  if rise is None:
+    return None
+  if rise.rose:
+    return f"The trait training took: {TREATED}'s trait reward rose by {rise.text()}."
+  return (f"The trait training did not measurably take: {TREATED}'s trait reward changed by {rise.text()}, an "
+          f"interval that does not lie above 0; C1-C3 then compare arms whose trait reward did not rise.")
