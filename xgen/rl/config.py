@@ -43,6 +43,8 @@ class RLConfig:
   scale_std: bool = True            # GRPO only: divide by the group's reward std
   iterations: int = 1               # updates per batch (GRPO's mu); > 1 makes the clip matter
   minibatches: int = 1              # each update is split into this many optimizer steps
+  length_groups: int = 8            # rows of each mini-batch sorted by length and cut into this many groups,
+                                    # each padded to its own length (same loss; 1: one padded batch)
   learning_rate: float = 3e-4
   warmup_steps: int = 10
   weight_decay: float = 0.0
@@ -54,7 +56,7 @@ class RLConfig:
   seed: int = 0
 
   def __post_init__(self):
-    for field in ("steps", "batch_size", "group_size", "max_new_tokens", "iterations", "minibatches",
+    for field in ("steps", "batch_size", "group_size", "max_new_tokens", "iterations", "minibatches", "length_groups",
                   "checkpoint_every", "keep_checkpoints", "log_every"):
       v.positive_int("RLConfig", field, getattr(self, field))
     v.non_negative_int("RLConfig", "sample_every", self.sample_every)

@@ -27,7 +27,8 @@ from xgen.rl import algorithms
 from xgen.rl.config import RLConfig
 from xgen.rl.rollout import Episode, run_episodes
 from xgen.rl.rollout_metrics import EpisodeRecord
-from xgen.rl.step import RLBatch, episode_rows, minibatch, rl_train_step, sequence_logprobs
+from xgen.rl.step import (LengthGroups, RLBatch, apply_grads, episode_row_list, merged_metrics, minibatch_groups,
+                          rl_group_grads, rl_train_step, sequence_logprobs)
 from xgen.train.step import make_optimizer
 
 
@@ -58,6 +59,11 @@ class Policy:
                                     clip_norm=rl.clip_norm)
     if mesh is not None:
       sharding.shard_optimizer(self.optimizer, mesh)
+
+  @property
+  def row_multiple(self) -> int:
+    """The devices a batch's rows are sharded over (every length group's row count must be a multiple)."""
+    return 1 if self.mesh is None else int(np.prod([self.mesh.shape[a] for a in sharding.BATCH_AXES]))
 
   def place(self, batch: RLBatch) -> RLBatch:
     if self.mesh is None:
@@ -92,6 +98,24 @@ def _mean_metrics(updates: list[dict]) -> dict[str, float]:
   return {f"update/{name}": float(np.mean([float(u[name]) for u in updates])) for name in names}
 
 
+def update_minibatch(state: Policy, groups: LengthGroups, batches: Sequence[RLBatch], loss: algorithms.LossConfig,
+                     temperature: float, recomputed_old: bool) -> dict:
+  """One optimizer update on one mini-batch: in one program when it is one group, else the weighted gradients
+  of its length groups summed, then applied; the loss metrics, ``grad_norm`` and per-row statistics (host)."""
+  if len(batches) == 1 and groups.weights == (1.0,):
+    metrics = state.run(rl_train_step, state.policy, state.optimizer, batches[0], loss_config=loss,
+                        temperature=temperature, recomputed_old=recomputed_old)
+    return {k: to_host(v) if k.startswith("row/") else v for k, v in metrics.items()}
+  total, per_group = None, []
+  for batch, weight in zip(batches, groups.weights):
+    grads, metrics = state.run(rl_group_grads, state.policy, batch, jax.numpy.float32(weight), loss_config=loss,
+                               temperature=temperature, recomputed_old=recomputed_old)
+    total = grads if total is None else jax.tree.map(jax.numpy.add, total, grads)
+    per_group.append({k: to_host(v) for k, v in metrics.items()})
+  norm = state.run(apply_grads, state.policy, state.optimizer, total)
+  return {**merged_metrics(groups, per_group), "grad_norm": float(norm)}
+
+
 def rl_iteration(state: Policy, sampler: MixtureSampler, tokenizer: Tokenizer, step: int, *, rl: RLConfig,
                  loss: algorithms.LossConfig, reward_mode: str, key: jax.Array) -> StepResult:
   started = time.perf_counter()
@@ -110,19 +134,20 @@ def rl_iteration(state: Policy, sampler: MixtureSampler, tokenizer: Tokenizer, s
   graded = time.perf_counter()
 
   recompute_old = rl.iterations > 1 or rl.minibatches > 1
-  batch = state.place(episode_rows(episodes, advantages, multiple_of=rl.minibatches))
-  if recompute_old:
-    batch = batch._replace(old_logprobs=state.run(sequence_logprobs, state.policy, batch, rl.temperature))
-  if state.reference is not None:
-    batch = batch._replace(ref_logprobs=state.run(sequence_logprobs, state.reference, batch, rl.temperature))
+  rows = episode_row_list(episodes, advantages, multiple_of=rl.minibatches)
+  groups = minibatch_groups(rows, rl.minibatches, rl.length_groups, loss.aggregation, row_multiple=state.row_multiple)
+  placed = [[state.place(batch) for batch in minibatch.batches] for minibatch in groups]
+  for field, model in (("old_logprobs", state.policy if recompute_old else None), ("ref_logprobs", state.reference)):
+    if model is not None:  # from the parameters before any update of this step
+      placed = [[b._replace(**{field: state.run(sequence_logprobs, model, b, rl.temperature)}) for b in batches]
+                for batches in placed]
   updates, first_rows = [], []
   for iteration in range(rl.iterations):
-    for index in range(rl.minibatches):
-      metrics = state.run(rl_train_step, state.policy, state.optimizer, minibatch(batch, index, rl.minibatches),
-                          loss_config=loss, temperature=rl.temperature, recomputed_old=recompute_old)
+    for minibatch, batches in zip(groups, placed):
+      metrics = update_minibatch(state, minibatch, batches, loss, rl.temperature, recompute_old)
       updates.append({k: v for k, v in metrics.items() if not k.startswith("row/")})
       if iteration == 0:
-        first_rows.append({k: to_host(v) for k, v in metrics.items() if k.startswith("row/")})
+        first_rows.append({k: v for k, v in metrics.items() if k.startswith("row/")})
   row_stats = {name: np.concatenate([rows[name] for rows in first_rows]) for name in first_rows[0]}
   update_metrics = _mean_metrics(updates)
   return StepResult(draws, episodes, outcomes, rewards, advantages,

@@ -44,13 +44,25 @@ class RLBatch(NamedTuple):
   ref_logprobs: jax.Array  # float32 [R, W] over the response window (zeros when unused)
 
 
-def episode_rows(episodes: Sequence[Episode], advantages: np.ndarray, *, multiple_of: int = 1) -> RLBatch:
-  """One row per (episode, stage), on the host (numpy); empty rows (mask 0) are appended until the
-  row count is a multiple of ``multiple_of`` (for equal mini-batches)."""
+Row = tuple[tuple[int, ...], int, float]  # (prompt + completion ids, prompt length, advantage)
+
+
+def episode_row_list(episodes: Sequence[Episode], advantages: np.ndarray, *, multiple_of: int = 1) -> list[Row]:
+  """One row per (episode, stage), in episode order; empty rows (mask 0) are appended until the row count is a
+  multiple of ``multiple_of`` (for equal mini-batches)."""
   rows = [(prompt + completion, len(prompt), advantage)
           for episode, advantage in zip(episodes, advantages)
           for prompt, completion in zip(episode.prompts, episode.completions)]
-  rows += [((), 0, 0.0)] * (-len(rows) % multiple_of)
+  return rows + [((), 0, 0.0)] * (-len(rows) % multiple_of)
+
+
+def episode_rows(episodes: Sequence[Episode], advantages: np.ndarray, *, multiple_of: int = 1) -> RLBatch:
+  """One row per (episode, stage), on the host (numpy), as one padded batch (``episode_row_list``)."""
+  return padded_rows(episode_row_list(episodes, advantages, multiple_of=multiple_of))
+
+
+def padded_rows(rows: Sequence[Row]) -> RLBatch:
+  """The rows right-padded to one length bucket, with the response window of the longest response."""
   length = _bucket(max(len(ids) for ids, _, _ in rows))
   window = _bucket(max(len(ids) - prompt_length for ids, prompt_length, _ in rows))
   tokens = np.zeros((len(rows), length), np.int32)
@@ -133,6 +145,94 @@ def rl_train_step(model: Transformer, optimizer: nnx.Optimizer, batch: RLBatch, 
   optimizer.update(model, grads)
   metrics["grad_norm"] = optax.tree.norm(grads)
   return metrics
+
+
+class LengthGroups(NamedTuple):
+  """One mini-batch's rows cut into groups of similar length, each padded to its own length bucket and response
+  window, so that a short row is not padded to the longest row of the whole mini-batch."""
+  batches: tuple[RLBatch, ...]
+  rows: tuple[np.ndarray, ...]      # each group's rows, as indices into the mini-batch's rows
+  weights: tuple[float, ...]        # each group's weight in the mini-batch's loss: its share of the normalizer
+  token_shares: tuple[float, ...]   # each group's share of the mini-batch's response tokens (for token means)
+
+
+def length_groups(rows: Sequence[Row], count: int, aggregation: str, *, row_multiple: int = 1) -> LengthGroups:
+  """``rows`` sorted by length (ties in row order) and cut into ``count`` groups of (nearly) equal row count,
+  each a multiple of ``row_multiple`` rows (the devices the rows are sharded over; fewer groups if need be).
+  The weights make the sum of the groups' weighted losses the loss of the whole mini-batch under
+  ``aggregation``: ``token_mean`` a group's share of the response tokens, ``sequence_mean`` its share of the
+  rows with any, ``token_sum`` (a constant normalizer) 1. ``count`` 1 keeps the rows as they are."""
+  units = len(rows) // row_multiple
+  if count == 1 or units < 2 or len(rows) % row_multiple:
+    order, parts = np.arange(len(rows)), [np.arange(len(rows))]
+  else:
+    order = np.asarray(sorted(range(len(rows)), key=lambda r: len(rows[r][0])))
+    bounds = np.cumsum([0] + [len(u) * row_multiple for u in np.array_split(np.arange(units), min(count, units))])
+    parts = [order[start:end] for start, end in zip(bounds, bounds[1:])]
+  tokens = [np.array([len(rows[r][0]) - rows[r][1] for r in part], float) for part in parts]
+  total_tokens, total_rows = sum(t.sum() for t in tokens), sum((t > 0).sum() for t in tokens)
+  shares = tuple(float(t.sum() / total_tokens) if total_tokens else 0.0 for t in tokens)
+  if aggregation == "token_mean":
+    weights = shares if len(parts) > 1 else (1.0,)
+  elif aggregation == "sequence_mean":
+    weights = tuple(float((t > 0).sum() / total_rows) if total_rows else 0.0 for t in tokens)
+  else:
+    weights = (1.0,) * len(parts)
+  return LengthGroups(tuple(padded_rows([rows[r] for r in part]) for part in parts), tuple(parts), weights, shares)
+
+
+def minibatch_groups(rows: Sequence[Row], minibatches: int, count: int, aggregation: str, *,
+                     row_multiple: int = 1) -> list[LengthGroups]:
+  """The rows (a multiple of ``minibatches``) cut into contiguous mini-batches, each into ``length_groups``."""
+  size = len(rows) // minibatches
+  return [length_groups(rows[i * size:(i + 1) * size], count, aggregation, row_multiple=row_multiple)
+          for i in range(minibatches)]
+
+
+@functools.partial(nnx.jit, static_argnames=("loss_config", "temperature", "recomputed_old"))
+def rl_group_grads(model: Transformer, batch: RLBatch, weight: jax.Array, loss_config: algorithms.LossConfig,
+                   temperature: float, recomputed_old: bool) -> tuple[nnx.State, dict]:
+  """The gradient of ``weight`` x the loss on one length group, and the group's (unweighted) loss metrics."""
+
+  def weighted(model: Transformer) -> tuple[jax.Array, dict]:
+    loss, metrics = rl_loss(model, batch, loss_config, temperature, recomputed_old)
+    return weight * loss, metrics
+
+  (_, metrics), grads = nnx.value_and_grad(weighted, has_aux=True)(model)
+  return grads, metrics
+
+
+@functools.partial(nnx.jit, donate_argnums=(0, 1))
+def apply_grads(model: Transformer, optimizer: nnx.Optimizer, grads: nnx.State) -> jax.Array:
+  """One optimizer update with ``grads``; returns their global norm."""
+  optimizer.update(model, grads)
+  return optax.tree.norm(grads)
+
+
+MIN_MAX = {"ratio/min": min, "ratio/max": max}
+
+
+def merged_metrics(groups: LengthGroups, metrics: Sequence[dict]) -> dict[str, float | np.ndarray]:
+  """One mini-batch's loss metrics from its groups' (on the host): ``loss`` the weighted sum,
+  ``response_tokens`` the sum, ``ratio/min``/``max`` over groups with tokens, every other metric (a token mean)
+  by token share; per-row ``row/...`` statistics back in the mini-batch's row order."""
+  host = [{name: np.asarray(value) for name, value in m.items()} for m in metrics]
+  order = np.argsort(np.concatenate(groups.rows), kind="stable")
+  merged: dict[str, float | np.ndarray] = {}
+  for name in host[0]:
+    values = [h[name] for h in host]
+    if name.startswith("row/"):
+      merged[name] = np.concatenate(values)[order]
+    elif name == "loss":
+      merged[name] = float(sum(w * float(v) for w, v in zip(groups.weights, values)))
+    elif name == "response_tokens":
+      merged[name] = float(sum(float(v) for v in values))
+    elif name in MIN_MAX:
+      with_tokens = [float(v) for v, share in zip(values, groups.token_shares) if share > 0]
+      merged[name] = MIN_MAX[name](with_tokens) if with_tokens else 0.0
+    else:
+      merged[name] = float(sum(share * float(v) for share, v in zip(groups.token_shares, values)))
+  return merged
 
 
 def minibatch(batch: RLBatch, index: int, count: int) -> RLBatch:
