@@ -98,6 +98,28 @@ def test_a_rerun_writes_nothing(evaluated, capsys):
   assert {p: p.stat().st_mtime_ns for p in (evaluated / "eval").rglob("*.jsonl.gz")} == stamps
 
 
+def test_reimporting_changed_items_drops_the_rows_graded_against_the_old_ones(evaluated, tmp_path, capsys):
+  workdir = tmp_path / "w"
+  shutil.copytree(evaluated, workdir)  # world, base, imports and eval rows
+  old = rows(rundir.eval_file(workdir, "base", "arith.quiz"))
+  code, out, err = run_cli(capsys, "data", "import", str(quiz_file(tmp_path / "quiz.jsonl")), "--workdir",
+                           str(workdir))  # the same content again: the rows stand
+  assert code == EXIT_OK and "removed" not in out, err
+  changed = tmp_path / "changed" / "quiz.jsonl"
+  changed.parent.mkdir()
+  text = quiz_file(changed).read_text().replace('{"value":5}', '{"value":6}')
+  changed.write_text(text)
+  code, out, err = run_cli(capsys, "data", "import", str(changed), "--workdir", str(workdir))
+  assert code == EXIT_OK, err
+  assert "removed 1 eval files of the earlier quiz (arith.quiz)" in out
+  assert not rundir.eval_file(workdir, "base", "arith.quiz").exists()
+  assert rundir.eval_file(workdir, "base", "mc.mcq").exists()  # another import's rows stand
+  code, out, err = evaluate(capsys, workdir, "quiz", "mcq")
+  assert code == EXIT_OK and "(1 plain checkpoint x suite pairs written)" in out, err
+  new = {r["item_id"]: r for r in rows(rundir.eval_file(workdir, "base", "arith.quiz"))}
+  assert sorted(new) == sorted(r["item_id"] for r in old)
+
+
 def test_an_unknown_import_and_a_clash_are_one_line_errors(evaluated, tmp_path, capsys):
   workdir = tmp_path / "w"
   shutil.copytree(evaluated, workdir)

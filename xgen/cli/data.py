@@ -40,6 +40,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     out_dir = rundir.import_dir(args.workdir, name)
   except ValueError as error:
     raise BadInput(str(error)) from None
+  earlier = _earlier_import(args.workdir, name)
   try:  # the name's lock: a second import of the same name at once gets Busy (exit 75), not a race
     summary = import_file(path, out_dir, format=args.format, name=name, domain=domain, check=check_rubric,
                           lock=locks.held(args.workdir, locks.import_lock(name)))
@@ -48,7 +49,31 @@ def cmd_data_import(args: argparse.Namespace) -> int:
   splits = ", ".join(f"{split} {n}" for split, n in sorted(summary.splits.items()))
   suites = f"; eval suites {', '.join(suite_names(args.format, domain))}" if domain else ""
   print(f"imported {summary.num_records} records from {path} into {out_dir}: {splits}{suites}")
+  if earlier is not None and earlier[0] != summary.sha256:
+    stale = [f for suite in earlier[1] for f in rundir.suite_eval_files(args.workdir, suite)]
+    for file in stale:
+      file.unlink(missing_ok=True)
+    if stale:
+      print(f"removed {len(stale)} eval files of the earlier {name} ({', '.join(earlier[1])}): they were graded "
+            f"against its items, and the next `xgen eval` grades the new ones")
   return EXIT_OK
+
+
+def _earlier_import(workdir: str, name: str) -> tuple[str, list[str]] | None:
+  """(input sha256, eval suite names) of an import already under ``name``, or None."""
+  from xgen.eval.suites import SuiteError, import_suites
+  try:
+    manifest = rundir.read_json(rundir.manifest_path(rundir.import_dir(workdir, name)))
+  except rundir.DamagedFile:
+    return None
+  source = manifest.get("input") if isinstance(manifest, dict) else None
+  if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
+    return None
+  try:
+    suites = sorted(import_suites(workdir, name))
+  except SuiteError:  # an import without eval records
+    suites = []
+  return source["sha256"], suites
 
 
 def add_data(commands: argparse._SubParsersAction) -> None:

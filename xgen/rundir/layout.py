@@ -235,6 +235,14 @@ def attack_eval_dir(workdir: str | Path, checkpoint: str, learning_rate: float, 
   return eval_checkpoint_dir(workdir, checkpoint) / ATTACK_EVALS / learning_rate_name(learning_rate) / str(steps)
 
 
+def suite_eval_files(workdir: str | Path, suite: str) -> list[Path]:
+  """Every eval file of ``suite`` in the run directory: each checkpoint's plain one, under each persona and after
+  each attack budget."""
+  name, root = f"{check_name(suite, 'suite')}{EVAL_SUFFIX}", eval_dir(workdir)
+  return (sorted(root.glob(f"*/{name}")) + sorted(root.glob(f"*/{PERSONA_EVALS}/*/{name}"))
+          + sorted(root.glob(f"*/{ATTACK_EVALS}/*/*/{name}")))
+
+
 def variant_eval_file(workdir: str | Path, checkpoint: str, suite: str, *, persona: str | None = None,
                       attack: tuple[float, int] | None = None) -> Path:
   """The eval file of (checkpoint, suite): plain, under ``persona``, or after ``attack`` = (learning
