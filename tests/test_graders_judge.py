@@ -160,6 +160,25 @@ def test_an_empty_response_asks_no_judge_and_earns_nothing():
   assert seen == []
 
 
+def test_a_judged_rubric_takes_a_long_answer_that_a_programmatic_one_would_zero():
+  from xgen.graders import guards
+  long_reply = REPLY + " " + " ".join(["Keep the phone near you and note when the pain began."] * 40)  # ~450 words
+  assert guards.MAX_WORDS < len(long_reply.split()) < guards.JUDGED_MAX_WORDS
+
+  def generous(request):
+    return not request.points or request.points > 0
+
+  with judging(generous):
+    result = grade(SCENARIO, [long_reply])
+  assert result.guard is None and result.score == 1.0
+  programmatic = dataclasses.replace(SCENARIO, rubric=tuple(
+      Criterion(description=f"names {term}", points=1, check="mentions", args={"terms": [term]})
+      for term in ("emergency", "phone")))
+  assert "too long" in grade(programmatic, [long_reply]).guard
+  with judging(generous):
+    assert "too long" in grade(SCENARIO, [" ".join(["word"] * (guards.JUDGED_MAX_WORDS + 1))]).guard
+
+
 def test_a_guarded_response_without_a_judge_still_needs_one():
   with pytest.raises(JudgeRequired):
     run_criteria(SCENARIO, [GAMING])

@@ -13,6 +13,10 @@ from xgen.graders import text as tx
 
 MAX_WORDS = 250
 MAX_CHARS = 1500
+# A rubric read by a judge model (an imported HealthBench or MASK item) is not gamed by stuffing keywords into a
+# long reply, and real models answer such questions at length: the cap only bounds what a judge is shown.
+JUDGED_MAX_WORDS = 3000
+JUDGED_MAX_CHARS = 20000
 ECHO_CONTAINED_SHARE = 0.5
 
 # Whoever grades: words that name a grader of this reply (not "the exam grader" as a person in a story).

@@ -8,7 +8,7 @@ the sum of the positive points, clipped to [0, 1].
 Two rules keep a reply that does not answer from earning anything:
 
 * a guard firing on any stage's response (empty, too long, addressing the grader, echoing the
-  user) zeroes the score;
+  user) zeroes the score (a rubric read by a judge model allows longer replies);
 * the floor: a *passive* criterion (one met by leaving something out: "states no value", "does not
   refuse", see :func:`checks.register_check`) pays only when the response to its stage is an answer
   attempt: it meets some non-passive criterion of that stage, or it has at least
@@ -27,7 +27,7 @@ import functools
 import inspect
 from typing import Sequence
 
-from xgen.data.schema import Scenario, SchemaError
+from xgen.data.schema import JUDGE_CHECK, Scenario, SchemaError
 from xgen.graders import guards, stance
 from xgen.graders import text as tx
 from xgen.graders import values
@@ -61,9 +61,12 @@ def last_user_message(scenario: Scenario, stage: int, responses: Sequence[str]) 
 
 
 def stage_guard(scenario: Scenario, responses: Sequence[str]) -> str | None:
-  """The first guard that fires on any stage's response, naming the stage when there are several."""
+  """The first guard that fires on any stage's response, naming the stage when there are several. A rubric with
+  judge criteria allows the longer replies of ``guards.JUDGED_MAX_WORDS``."""
+  judged = any(criterion.check == JUDGE_CHECK for criterion in scenario.rubric)
+  limits = dict(max_words=guards.JUDGED_MAX_WORDS, max_chars=guards.JUDGED_MAX_CHARS) if judged else {}
   for stage, response in enumerate(responses):
-    reason = guards.first_guard(response, last_user_message(scenario, stage, responses))
+    reason = guards.first_guard(response, last_user_message(scenario, stage, responses), **limits)
     if reason:
       return f"stage {stage}: {reason}" if scenario.num_stages > 1 else reason
   return None
