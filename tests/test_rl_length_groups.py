@@ -9,6 +9,7 @@ import types
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from xgen.models.config import ModelConfig
 from xgen.models.transformer import build_model
@@ -47,8 +48,10 @@ def grads_and_metrics(loss: algorithms.LossConfig, count: int) -> tuple[list[np.
     total = grads if total is None else jax.tree.map(jax.numpy.add, total, grads)
   optimizer = make_optimizer(model, learning_rate=1e-2, weight_decay=0.0)
   state = types.SimpleNamespace(policy=model, optimizer=optimizer, run=lambda fn, *a, **k: fn(*a, **k))
+  before = [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
   metrics = update_minibatch(state, groups, batches, loss, 1.0, False)
-  return [np.asarray(x) for x in jax.tree.leaves(total)], metrics
+  after = [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
+  return [np.asarray(x) for x in jax.tree.leaves(total)], {**metrics, "params": after, "moved": before}
 
 
 @pytest.mark.parametrize("aggregation", sorted(AGGREGATIONS))
@@ -59,6 +62,13 @@ def test_length_groups_give_the_update_of_one_padded_batch(aggregation):
   scale = max(float(np.abs(g).max()) for g in grads_one)
   for a, b in zip(grads_one, grads_four):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * scale)
+  # the optimizer step itself: the parameters moved (Adam's first step is about lr per weight) and moved alike
+  # (up to Adam's sensitivity to tiny gradients: 1% of the 1e-2 learning rate)
+  params_four = metrics_four.pop("params")
+  assert max(np.abs(a - b).max() for a, b in zip(params_four, metrics_four.pop("moved"))) > 5e-3
+  for a, b in zip(metrics_one.pop("params"), params_four):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+  metrics_one.pop("moved")
   assert sorted(metrics_one) == sorted(metrics_four)
   for name in metrics_one:
     np.testing.assert_allclose(np.asarray(metrics_one[name], float), np.asarray(metrics_four[name], float),

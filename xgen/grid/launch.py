@@ -116,27 +116,31 @@ def ensure_base(workdir: Path, model: ModelConfig, config: SFTConfig, operative_
     raise RuntimeError(f"the base model did not finish: {status} (see {rundir.status_path(base)})")
 
 
-def _domains(workdir: Path, world: WorldConfig, study: StudyConfig) -> list[str]:
-  """The domains the study's conditions expand against (``study_domains``), with the built world's, else the
-  one to build."""
+def _world_domains(workdir: Path, world: WorldConfig) -> list[str]:
+  """The built world's domains, else those of the world to build."""
   try:
-    world_domains = open_world(workdir, verify=False).domains
+    return open_world(workdir, verify=False).domains
   except NoWorld:
-    world_domains = list(world.domains)
-  return study_domains(workdir, study, world_domains)
+    return list(world.domains)
 
 
-def study_domains(workdir: str | Path, study: StudyConfig, world_domains: list[str]) -> list[str]:
-  """The domains of the study's trait data: ``world_domains``, or, when ``StudyConfig.trait_source`` names an
-  import, the sorted domains of that import's trait_train split (MissingInput naming the field if it is not
-  there)."""
+def imported_domains(workdir: str | Path, study: StudyConfig) -> list[str] | None:
+  """When ``StudyConfig.trait_source`` names an import, the sorted domains of its trait_train split (MissingInput
+  naming the field if it is not there); None when the trait data is the world's."""
   from xgen.data.mixtures import source_import
   from xgen.rl.trainer import read_import_pool
   name = source_import("trait_source", study.trait_source, "StudyConfig")
   if name is None:
-    return world_domains
+    return None
   items, _ = read_import_pool(workdir, name, "trait", field="StudyConfig.trait_source")
   return sorted({item.domain for item in items})
+
+
+def study_domains(workdir: str | Path, study: StudyConfig, world_domains: list[str]) -> list[str]:
+  """The domains the study's conditions expand against: its trait data's (``imported_domains``), else the
+  world's."""
+  imported = imported_domains(workdir, study)
+  return world_domains if imported is None else imported
 
 
 def check_cells(cells) -> None:
@@ -154,7 +158,8 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
            retry_failed: bool = False, ray_address: str | None = None,
            say: Callable[[str], None] = print) -> LaunchResult:
   workdir = Path(workdir)
-  domains = _domains(workdir, configs.world, configs.study)
+  imported = imported_domains(workdir, configs.study)  # read once: the import does not change during a launch
+  domains = imported if imported is not None else _world_domains(workdir, configs.world)
   check_cells(study_cells(configs.study, domains))  # before any work: a typo fails now
   imports = check_imports(workdir, configs.study.extra_suites, "StudyConfig.extra_suites")  # exist, with eval records
   workdir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   study, clock = configs.study, StageClock()
   with clock("world build"):
     manifest = ensure_world(workdir, configs.world, say)
-  domains = study_domains(workdir, study, manifest["domains"])
+  domains = imported if imported is not None else manifest["domains"]
   protocols = study_protocols(workdir, study, configs.attack, domains)  # a bad persona fails now
   check_extra_suites(workdir, imports)
   with clock("pretraining"):

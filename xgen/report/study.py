@@ -34,7 +34,7 @@ from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
 from xgen.report.persistence import persistence_section
 from xgen.report.records import read_eval_records, read_study_records
-from xgen.report.training import reward_rises, rise_lines, treatment_caveat
+from xgen.report.training import metric_points, reward_rises, rise_lines, treatment_caveat
 from xgen.rundir import locks
 from xgen.world.personas import read_personas
 from xgen.world.store import EVAL_SPLIT, open_world
@@ -172,8 +172,7 @@ def training_curves(workdir: str | Path) -> dict[str, dict[str, list[tuple[int, 
   for entry in rundir.list_cells(workdir):
     rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
     for name in CURVES:
-      points = [(row["step"], row[name]) for row in rows
-                if isinstance(row.get(name), (int, float)) and isinstance(row.get("step"), int)]
+      points = metric_points(rows, name)
       if points:
         curves[name][entry.name] = points
   return {CURVES[name]: cells_ for name, cells_ in curves.items() if cells_}

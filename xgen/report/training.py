@@ -17,6 +17,12 @@ GENERIC = "trait items graded by the generic reward"  # the reward control's "tr
 TREATED = "trait-all"  # the condition whose trait reward says whether the trait training took
 
 
+def metric_points(rows: Sequence[dict], metric: str) -> list[tuple[int, float]]:
+  """(step, value) of ``metric`` in the rows of a metrics.jsonl that log it."""
+  return [(row["step"], float(row[metric])) for row in rows
+          if isinstance(row.get(metric), (int, float)) and isinstance(row.get("step"), int)]
+
+
 def reward_rises(workdir: str | Path) -> list[RewardRise]:
   """Per metric (trait, then standard reward) and condition (in name order), the rise over the finished cells of
   that condition, each paired by its study seed; conditions that never logged the metric are left out."""
@@ -28,17 +34,13 @@ def reward_rises(workdir: str | Path) -> list[RewardRise]:
     condition, run_seed = entry.record["condition"], entry.record.get("seed", 0)
     generic = (entry.record.get("mixture") or {}).get("reward_mode") == "generic"
     rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
-    steps = [row["step"] for row in rows if isinstance(row.get("step"), int)]
-    if not steps:
-      continue
-    for label in (condition, f"{condition} ({GENERIC})"):
-      last_steps[label] = max(last_steps.get(label, 0), max(steps))
+    last_step = max((row["step"] for row in rows if isinstance(row.get("step"), int)), default=0)
     for metric, by_condition in series.items():
-      points = [(row["step"], float(row[metric])) for row in rows
-                if isinstance(row.get(metric), (int, float)) and isinstance(row.get("step"), int)]
+      points = metric_points(rows, metric)
       label = f"{condition} ({GENERIC})" if generic and metric == TRAIT_REWARD else condition
       if points:
         by_condition.setdefault(label, {})[run_seed] = points
+        last_steps[label] = max(last_steps.get(label, 0), last_step)
   rises = []
   for metric, by_condition in series.items():
     for condition in sorted(by_condition):

@@ -102,7 +102,7 @@ def update_minibatch(state: Policy, groups: LengthGroups, batches: Sequence[RLBa
                      temperature: float, recomputed_old: bool) -> dict:
   """One optimizer update on one mini-batch: in one program when it is one group, else the weighted gradients
   of its length groups summed, then applied; the loss metrics, ``grad_norm`` and per-row statistics (host)."""
-  if len(batches) == 1 and groups.weights == (1.0,):
+  if len(batches) == 1:  # its weight is the whole loss's
     metrics = state.run(rl_train_step, state.policy, state.optimizer, batches[0], loss_config=loss,
                         temperature=temperature, recomputed_old=recomputed_old)
     return {k: to_host(v) if k.startswith("row/") else v for k, v in metrics.items()}

@@ -1,4 +1,8 @@
-"""The RL update: episodes -> a padded batch of response rows -> policy-gradient steps.
+"""The RL update: episodes -> padded batches of response rows -> policy-gradient steps.
+
+A mini-batch's rows are sorted by length and cut into length groups (``length_groups``), each padded to its
+own length; the groups' gradients, weighted to give the mini-batch's loss, are summed before one optimizer
+step. With one group the whole mini-batch is one padded batch (``rl_train_step``).
 
 Each stage of each episode is one row: its prompt ids then its generated ids, right-padded to a
 length rounded up to ``LENGTH_BUCKET`` (so only a few shapes compile); ``loss_mask`` is 1 on the
@@ -164,7 +168,7 @@ def length_groups(rows: Sequence[Row], count: int, aggregation: str, *, row_mult
   rows with any, ``token_sum`` (a constant normalizer) 1. ``count`` 1 keeps the rows as they are."""
   units = len(rows) // row_multiple
   if count == 1 or units < 2 or len(rows) % row_multiple:
-    order, parts = np.arange(len(rows)), [np.arange(len(rows))]
+    parts = [np.arange(len(rows))]
   else:
     order = np.asarray(sorted(range(len(rows)), key=lambda r: len(rows[r][0])))
     bounds = np.cumsum([0] + [len(u) * row_multiple for u in np.array_split(np.arange(units), min(count, units))])
@@ -233,12 +237,6 @@ def merged_metrics(groups: LengthGroups, metrics: Sequence[dict]) -> dict[str, f
     else:
       merged[name] = float(sum(share * float(v) for share, v in zip(groups.token_shares, values)))
   return merged
-
-
-def minibatch(batch: RLBatch, index: int, count: int) -> RLBatch:
-  """Rows ``[index * R / count, (index + 1) * R / count)`` of every array."""
-  size = batch.tokens.shape[0] // count
-  return RLBatch(*(x[index * size:(index + 1) * size] for x in batch))
 
 
 def device_batch(batch: RLBatch) -> RLBatch:
