@@ -12,6 +12,7 @@ import pytest
 from xgen.analysis.bootstrap import paired_bootstrap_strata
 from xgen.analysis.permutation import sign_flip_test_strata
 from xgen.analysis.power import family_power, minimum_detectable_effect, rescale, z_sum
+from xgen.analysis.runs_test import run_t_test
 from xgen.report.study import StudyAnalysis, power_lines
 
 
@@ -95,10 +96,11 @@ def test_the_report_prints_one_mde_line_per_family():
 SEEDS, SUITES, ITEMS, RUN_SD = 3, 4, 40, 0.02
 
 
-def simulated_arm(rng: np.random.Generator, difficulty: list[np.ndarray], effect: float) -> np.ndarray:
+def simulated_arm(rng: np.random.Generator, difficulty: list[np.ndarray], effect: float,
+                  run_sd: float = RUN_SD) -> np.ndarray:
   """[suites, seeds, items] 0/1 scores: P(correct) = item difficulty + the run's shift (shared by the family's
   suites) + effect."""
-  shifts = rng.normal(0.0, RUN_SD, size=SEEDS)
+  shifts = rng.normal(0.0, run_sd, size=SEEDS)
   p = np.clip(np.array(difficulty)[:, None, :] + shifts[None, :, None] + effect, 0.0, 1.0)
   return (rng.random(p.shape) < p).astype(float)
 
@@ -144,3 +146,42 @@ def test_an_aa_estimate_clipped_to_zero_does_not_hide_the_spread_of_the_baseline
   seeds_only = family_power(as_scores({"baseline": {"fam.a": base}}), "baseline", aa_condition=None)[0]
   assert fp.run_source == "seeds" and fp.run_se == pytest.approx(seeds_only.run_se) and fp.run_se > 0.1
   assert "from the baseline's seeds" in fp.text()
+
+
+def test_a_study_tested_over_runs_gets_t_quantiles_and_the_item_noise_twice():
+  assert z_sum(df=2) == pytest.approx(5.6535, abs=1e-3) and z_sum(df=1e6) == pytest.approx(z_sum(), abs=1e-3)
+  with pytest.raises(ValueError, match="df"):
+    z_sum(df=0)
+  scores = as_scores({"baseline": {"fam.a": [[1, 0, 1], [0, 0, 1]], "fam.b": [[1, 1, 0], [0, 1, 0]]}})
+  (z,) = family_power(scores, "baseline")
+  (t,) = family_power(scores, "baseline", runs_test=True)
+  # The runs' part V_run + V_item = 1/36 + 1/36 with 1 df, the items' part 1/36 with 6 items - 2 suites = 4 df:
+  # Welch-Satterthwaite (3/36)^2 / ((2/36)^2 / 1 + (1/36)^2 / 4) = 9 / 4.25 degrees of freedom.
+  assert z.df == math.inf and t.df == pytest.approx(9 / 4.25) and (t.item_se, t.run_se) == (z.item_se, z.run_se)
+  assert t.se == pytest.approx(math.sqrt(2 * z.item_se ** 2 + z.run_se ** 2))
+  assert t.mde == pytest.approx(z_sum(df=9 / 4.25) * t.se) and "t-test over runs, 2.1 df" in t.text()
+  (one,) = family_power(as_scores({"baseline": {"fam.a": [1, 0, 1, 0]}}), "baseline", runs_test=True)
+  assert one.df == math.inf
+
+
+def runs_detection_rate(n_studies: int, *, seed: int, run_sd: float) -> float:
+  """How often the t-test over runs finds a family effect of the MDE family_power computes for it (from the
+  baseline and an A/A arm of the same study)."""
+  rng = np.random.default_rng(seed)
+  found = 0
+  for _ in range(n_studies):
+    difficulty = [rng.uniform(0.15, 0.85, size=ITEMS) for _ in range(SUITES)]
+    arms = {name: simulated_arm(rng, difficulty, 0.0, run_sd) for name in ("baseline", "baseline-aa")}
+    (fp,) = family_power(as_scores({c: {f"fam.d{s}": a[s] for s in range(SUITES)} for c, a in arms.items()}),
+                         "baseline", runs_test=True)
+    condition = simulated_arm(rng, difficulty, fp.mde, run_sd)
+    found += run_t_test([(condition[s], arms["baseline"][s]) for s in range(SUITES)], pair_seeds=True).p_value < 0.05
+  return found / n_studies
+
+
+@pytest.mark.parametrize("run_sd", [0.02, 0.08])
+def test_at_the_mde_the_t_test_over_runs_detects_at_least_80_percent(run_sd):
+  """The t-test over 3 runs finds an effect of its computed MDE in at least about 80% of studies (86-93% measured
+  at 0.08 and 0.02 run sd: the MDE's run variance, the larger of two clipped estimates, leans high, more so
+  where the runs differ little), never short of the nominal power by more than sampling."""
+  assert 0.75 <= runs_detection_rate(150, seed=13, run_sd=run_sd) <= 0.98

@@ -6,7 +6,12 @@ mean over the family's S suites of the per-suite deltas (mean over items of the 
 arms' seed means), items paired, seeds paired K with K. Its MDE at level alpha (two-sided) and the given power
 is (z_{1-alpha/2} + z_{power}) x SE (the normal approximation; the far tail is ignored), where SE is the
 standard error of that delta under the null, for a condition with the baseline's K seeds and its item and
-run variances.
+run variances. For a study tested by Student's t over its runs (``runs_test``) the factor is the noncentrality
+at which that t-test has the given power (noncentral t), with the test's Welch-Satterthwaite degrees of freedom
+(the runs' part V_run + V_item with K - 1, the items' part V_item with the items' count less the suites'), and
+SE^2 = V_run + 2 V_item, since that test counts the item noise once in the runs' spread and once in the item
+sampling: with 3 seeds and the run term dominating the factor approaches 5.65 instead of 2.80, what estimating
+the run variance from 3 runs costs.
 
 Model of a score: baseline run k on item i of suite s scores mu_i + r_k,s + e_k,i: mu_i the item's difficulty
 (cancels in the paired difference), r_k,s the run's shift on suite s (the runs of one family share much of
@@ -56,9 +61,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import norm
+from scipy.optimize import brentq
+from scipy.stats import nct, norm
+from scipy.stats import t as t_dist
 
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_of, split_suite
+from xgen.analysis.runs_test import satterthwaite
 from xgen.analysis.transfer import aa_run_variance
 
 
@@ -78,6 +86,7 @@ class FamilyPower:
   aa_seeds: int = 0   # the A/A arm's seeds (runs) when run_source is "a/a"
   alpha: float = 0.05
   power: float = 0.8
+  df: float = math.inf  # the test's Welch-Satterthwaite degrees of freedom (inf: a z-test)
 
   @property
   def lower_bound(self) -> bool:
@@ -91,15 +100,24 @@ class FamilyPower:
               f"{self.seeds} seed and no A/A arm)")
     source = (f"the A/A arm's {self.aa_seeds} run{'s' if self.aa_seeds != 1 else ''}" if self.run_source == "a/a"
               else "the baseline's seeds")
+    test = "" if math.isinf(self.df) else f"; t-test over runs, {self.df:.1f} df"
     return (f"{100 * self.mde:.1f} points (items {100 * self.item_se:.1f}, runs {100 * self.run_se:.1f} sd "
-            f"from {source}; {self.seeds} seed{'s' if self.seeds != 1 else ''})")
+            f"from {source}; {self.seeds} seed{'s' if self.seeds != 1 else ''}{test})")
 
 
-def z_sum(alpha: float = 0.05, power: float = 0.8) -> float:
-  """z_{1-alpha/2} + z_{power}."""
+def z_sum(alpha: float = 0.05, power: float = 0.8, df: float = math.inf) -> float:
+  """z_{1-alpha/2} + z_{power}; with finite ``df``, its t-test analogue: the noncentrality of the noncentral t
+  with df degrees of freedom whose upper tail beyond t_{df, 1-alpha/2} has probability ``power``."""
   if not 0.0 < alpha < 1.0 or not 0.0 < power < 1.0:
     raise ValueError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
-  return float(norm.ppf(1.0 - alpha / 2.0) + norm.ppf(power))
+  if not df > 0:
+    raise ValueError(f"df must be positive (inf for the normal), got {df}")
+  if math.isinf(df):
+    return float(norm.ppf(1.0 - alpha / 2.0) + norm.ppf(power))
+  critical = float(t_dist.ppf(1.0 - alpha / 2.0, df))
+  # The noncentrality at which a two-sided t-test rejects upward with probability ``power`` (the lower tail
+  # adds less than alpha / 2 there and is left out, as in the z formula).
+  return float(brentq(lambda ncp: nct.sf(critical, df, ncp) - power, 0.0, 1000.0))
 
 
 def minimum_detectable_effect(se: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -107,6 +125,16 @@ def minimum_detectable_effect(se: float, *, alpha: float = 0.05, power: float = 
   if not se >= 0.0:
     raise ValueError(f"se must be a non-negative number, got {se}")
   return z_sum(alpha, power) * se
+
+
+def test_degrees(v_runs: float, run_df: float, v_item: float, item_df: float) -> float:
+  """Welch-Satterthwaite degrees of freedom of v_runs + v_item, as ``runs_test`` computes its own: v_runs the
+  variance of the runs' mean difference (run variance plus the item noise each run's mean carries) with
+  ``run_df``, v_item the item sampling's; inf when the run part has none (a z-test)."""
+  if math.isinf(run_df):
+    return math.inf
+  df = satterthwaite([(v_runs, run_df), (v_item, max(item_df, 1.0))])
+  return df if math.isfinite(df) else run_df
 
 
 def residual_mean_square(runs: np.ndarray) -> float:
@@ -174,8 +202,9 @@ def baseline_by_family(scores: Scores, baseline: str) -> dict[str, dict[str, np.
 
 def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "baseline-aa",
                  capability_families: Sequence[str] = ("capability",), alpha: float = 0.05,
-                 power: float = 0.8) -> list[FamilyPower]:
-  """One FamilyPower per eval family of the baseline (sorted by family); see the module docstring."""
+                 power: float = 0.8, runs_test: bool = False) -> list[FamilyPower]:
+  """One FamilyPower per eval family of the baseline (sorted by family); see the module docstring.
+  ``runs_test``: the study tests by Student's t over its runs (df = seeds - 1, where there are two or more)."""
   if baseline not in scores:
     raise ValueError(f"baseline {baseline!r} not among the conditions {sorted(scores)}")
   seeds = len(seeds_of(scores, baseline))
@@ -183,16 +212,20 @@ def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "b
   aa_seeds = len(seeds_of(scores, aa_condition)) if diffs else 0
   c = rescale(aa_seeds, seeds) if diffs else 1.0
   aa_runs = aa_run_variance(scores, baseline, aa_condition)
-  factor = z_sum(alpha, power)
+  run_df = float(seeds - 1) if runs_test and seeds >= 2 else math.inf
+  item_weight = 1.0 if math.isinf(run_df) else 2.0
   out = []
   for family, bases in baseline_by_family(scores, baseline).items():
     v_item = sum(item_variance(b, diffs.get(s), c) for s, b in bases.items()) / len(bases) ** 2
     v_run, source = run_variance(c * aa_runs[family] if family in aa_runs else None,
                                  seed_run_variance(list(bases.values())))
-    se = math.sqrt(v_item + (v_run if math.isfinite(v_run) else 0.0))
+    se = math.sqrt(item_weight * v_item + (v_run if math.isfinite(v_run) else 0.0))
+    items = sum(b.shape[1] for b in bases.values())
+    df = test_degrees((v_run if math.isfinite(v_run) else 0.0) + v_item, run_df, v_item, items - len(bases))
+    factor = z_sum(alpha, power, df)
     out.append(FamilyPower(family=family, group="capability" if family in capability_families else "alignment",
-                           suites=len(bases), items=sum(b.shape[1] for b in bases.values()), seeds=seeds,
+                           suites=len(bases), items=items, seeds=seeds,
                            item_se=math.sqrt(v_item), run_se=math.sqrt(v_run), se=se, mde=factor * se,
                            run_source=source, aa_seeds=aa_seeds if source == "a/a" else 0, alpha=alpha,
-                           power=power))
+                           power=power, df=df))
   return out

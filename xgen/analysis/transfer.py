@@ -18,8 +18,11 @@ sorted order, so row k of every suite's array is the same training run.
 
 Options of ``suite_deltas`` and ``transfer_matrix`` (the defaults keep the plain bootstrap):
 
-  p_values        "bootstrap" (the bootstrap's centred p, floor 1/(n_resamples+1)) or "permutation" (the
-                  sign-flip test of ``permutation``, resolved far below alpha/N); the CI is the bootstrap's.
+  p_values        "bootstrap" (the bootstrap's centred p, floor 1/(n_resamples+1)), "permutation" (the
+                  sign-flip test of ``permutation``, resolved far below alpha/N; the CI is the bootstrap's) or
+                  "runs" (``runs_test``: Student's t over the training runs, p-value and interval from the
+                  seeds' own spread plus item sampling; where no arm has two seeds there is no run spread,
+                  and that comparison falls back to "permutation"; ``p_method`` says which one ran).
   clusters        {item_id: cluster id} (e.g. ``clusters.twin_clusters``): twins are drawn and flipped together.
   pair_seeds      row k of both arms is one seed pair when the arms have the same seed ids (baseline.sK and
                   X.sK share a data stream and sampling key): drawn and flipped together. Arms with other
@@ -50,15 +53,16 @@ from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_bootstrap, paired_bootstrap_strata
+from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_bootstrap_strata
 from xgen.analysis.clusters import cluster_labels
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_paired, split_suite
-from xgen.analysis.permutation import sign_flip_test, sign_flip_test_strata
+from xgen.analysis.permutation import sign_flip_test_strata
+from xgen.analysis.runs_test import run_t_test
 from xgen.analysis.variance import delta_run_variance
 
 
 VIEWS = ("domain", "family")
-P_VALUES = ("bootstrap", "permutation")
+P_VALUES = ("bootstrap", "permutation", "runs")
 RUN_VARIANCE = (None, "family", "condition")
 
 
@@ -79,7 +83,7 @@ class SuiteDelta:
   n_items: int
   n_seeds: int
   significant: bool
-  p_method: str = "bootstrap"     # "bootstrap" or "permutation" (sign-flip test)
+  p_method: str = "bootstrap"     # "bootstrap", "permutation" (sign-flip test) or "runs" (t over runs)
   mode: str = "greedy"            # eval mode of the scores: "greedy" or "sampled" (mean over samples)
   n_clusters: int | None = None   # resampling units when items were clustered
   paired_seeds: bool = False      # seeds resampled and flipped as pairs across arms
@@ -172,15 +176,13 @@ def suite_deltas(scores: Scores, baseline: str, *, alpha: float = 0.05, n_resamp
     raw = []
     for suite, (ids, cond, base) in arrays.items():
       labels = cluster_labels(ids, clusters)
-      result = paired_bootstrap(cond, base, n_resamples=n_resamples, clusters=labels, pair_seeds=paired,
-                                resample_seeds=resample_seeds, seed=derived_seed(seed, condition, baseline, suite))
-      p_value = result.p_value
-      if p_values == "permutation":
-        p_value = sign_flip_test(cond, base, clusters=labels, pair_seeds=paired, max_resamples=max_resamples,
-                                 min_hits=min_hits, run_variance=pooled[suite],
-                                 seed=derived_seed(seed, "sign-flip", condition, baseline, suite)).p_value
-      extra = dict(p_method=p_values, mode=mode, n_clusters=None if labels is None else int(labels.max()) + 1,
-                   paired_seeds=paired, seeds_resampled=resample_seeds, run_variance=pooled[suite])
+      result, p_value, method = _test([arrays[suite]], seed=seed, names=(condition, baseline, suite),
+                                      n_resamples=n_resamples, p_values=p_values, clusters=clusters,
+                                      pair_seeds=paired, max_resamples=max_resamples, min_hits=min_hits,
+                                      resample_seeds=resample_seeds, run_variance=pooled[suite])
+      extra = dict(p_method=method, mode=mode, n_clusters=None if labels is None else int(labels.max()) + 1,
+                   paired_seeds=paired, seeds_resampled=resample_seeds and method != "runs",
+                   run_variance=pooled[suite] if method == "permutation" else 0.0)
       raw.append((suite, float(cond.mean()), float(base.mean()), result, p_value, extra))
     q_values = benjamini_hochberg([r[4] for r in raw])
     out.extend(_suite_delta(condition, suite, c_mean, b_mean, result, float(q), alpha, p_value=p_value, **extra)
@@ -289,26 +291,33 @@ def transfer_matrix(scores: Scores, baseline: str, *, view: str = "domain", alph
     for column in columns:
       mine = [s for s in arrays if column_of(s, view) == column]
       if mine:
-        raw[row, column] = _cell_test([arrays[s] for s in mine], seed=seed, names=(view, row, baseline, column),
-                                      n_resamples=n_resamples, p_values=p_values, clusters=clusters,
-                                      pair_seeds=paired, max_resamples=max_resamples, min_hits=min_hits,
-                                      resample_seeds=resample_seeds,
-                                      run_variance=float(np.mean([pooled[s] for s in mine])))
-  q_values = benjamini_hochberg([p_value for _, p_value, _ in raw.values()])
+        result, p_value, method = _test([arrays[s] for s in mine], seed=seed, names=(view, row, baseline, column),
+                                        n_resamples=n_resamples, p_values=p_values, clusters=clusters,
+                                        pair_seeds=paired, max_resamples=max_resamples, min_hits=min_hits,
+                                        resample_seeds=resample_seeds,
+                                        run_variance=float(np.mean([pooled[s] for s in mine])))
+        raw[row, column] = result, p_value, len(mine), method
+  q_values = benjamini_hochberg([p_value for _, p_value, _, _ in raw.values()])
   cells = {key: MatrixCell(row=key[0], column=key[1], delta=result.delta, ci_low=result.ci_low,
                            ci_high=result.ci_high, p_value=p_value, q_value=float(q),
-                           significant=bool(q < alpha), n_suites=n_suites, p_method=p_values)
-           for (key, (result, p_value, n_suites)), q in zip(raw.items(), q_values)}
+                           significant=bool(q < alpha), n_suites=n_suites, p_method=method)
+           for (key, (result, p_value, n_suites, method)), q in zip(raw.items(), q_values)}
   return TransferMatrix(view=view, baseline=baseline, rows=tuple(rows), columns=tuple(columns), cells=cells,
                         alpha=alpha)
 
 
-def _cell_test(strata: list, *, seed: int, names: tuple[str, ...], n_resamples: int, p_values: str,
-               clusters: Mapping[str, Hashable] | None, pair_seeds: bool, max_resamples: int,
-               min_hits: int, resample_seeds: bool, run_variance: float) -> tuple[BootstrapResult, float, int]:
-  """(stratified bootstrap, p-value by the chosen method, number of strata) for one matrix cell."""
+def _test(strata: list, *, seed: int, names: tuple[str, ...], n_resamples: int, p_values: str,
+          clusters: Mapping[str, Hashable] | None, pair_seeds: bool, max_resamples: int,
+          min_hits: int, resample_seeds: bool, run_variance: float) -> tuple[BootstrapResult, float, str]:
+  """(delta with its interval, p-value, the method that gave them) for one comparison over ``strata``
+  (a suite's one (ids, condition, baseline), or a matrix cell's several)."""
   arrays = [(cond, base) for _, cond, base in strata]
   labels = None if clusters is None else [cluster_labels(ids, clusters) for ids, _, _ in strata]
+  if p_values == "runs":
+    by_runs = run_t_test(arrays, pair_seeds=pair_seeds, clusters=labels)
+    if by_runs is not None:
+      return by_runs, by_runs.p_value, "runs"
+    p_values = "permutation"
   result = paired_bootstrap_strata(arrays, n_resamples=n_resamples, seed=derived_seed(seed, *names),
                                    clusters=labels, pair_seeds=pair_seeds, resample_seeds=resample_seeds)
   p_value = result.p_value
@@ -316,7 +325,7 @@ def _cell_test(strata: list, *, seed: int, names: tuple[str, ...], n_resamples: 
     p_value = sign_flip_test_strata(arrays, clusters=labels, pair_seeds=pair_seeds, max_resamples=max_resamples,
                                     min_hits=min_hits, run_variance=run_variance,
                                     seed=derived_seed(seed, "sign-flip", *names)).p_value
-  return result, p_value, len(strata)
+  return result, p_value, p_values
 
 
 def _ordered(available: list[str], order: Sequence[str] | None, what: str) -> list[str]:

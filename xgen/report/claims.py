@@ -6,8 +6,9 @@ condition over the health suites, C1 and C4 a condition over every suite. Within
 
   * counts: suites improved, tied and worse than the baseline, and how many moved significantly up or
     down after Benjamini-Hochberg across that family alone (not across the condition's other suites);
-  * the pooled change: the mean of the family's suite deltas, with the stratified paired bootstrap the
-    transfer matrix uses (strata = suites); its interval is unadjusted;
+  * the pooled change: the mean of the family's suite deltas, with the test the transfer matrix uses (strata =
+    suites): the stratified paired bootstrap, or with ``p_values="runs"`` Student's t over the training runs
+    (``xgen.analysis.runs_test``; the bootstrap where no arm has two seeds); its interval is unadjusted;
   * the refusal-aware comparison: the same on the items where neither arm refused.
 
 The verdict is "reproduced", "not reproduced" or "not measurable", always with its reason. A study with
@@ -33,10 +34,12 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
+from xgen.analysis.clusters import cluster_labels
 from xgen.analysis.counts import claim_counts, family_q_values
-from xgen.analysis.pairs import common_suites, paired_arrays
+from xgen.analysis.pairs import common_suites, paired_arrays, seeds_paired
 from xgen.analysis.persistence import HARMFUL, HELPFUL, selective_persistence
 from xgen.analysis.protocols import PersistenceResults
+from xgen.analysis.runs_test import run_t_test
 from xgen.analysis.transfer import SuiteDelta, derived_seed
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable
@@ -145,13 +148,21 @@ class ClaimRow:
 
 # Counts and the family's own BH: computed here from SuiteDeltas until xgen.analysis offers them.
 def pooled_delta(scores: Mapping, condition: str, baseline: str, suites: Sequence[str], *, n_resamples: int,
-                 seed: int) -> BootstrapResult | None:
-  """The mean of ``suites``' paired deltas with a stratified paired bootstrap (None without items)."""
+                 seed: int, p_values: str = "bootstrap", clusters: Mapping | None = None) -> BootstrapResult | None:
+  """The mean of ``suites``' paired deltas (None without items): with ``p_values="runs"`` Student's t over the
+  runs (seed K paired with seed K where both arms have the same seeds; twins by ``clusters``) where an arm has
+  two seeds, else a stratified paired bootstrap."""
   strata = [paired_arrays(scores, condition, baseline, suite) for suite in suites]
-  strata = [(cond, base) for ids, cond, base in strata if ids]
+  strata = [(ids, cond, base) for ids, cond, base in strata if ids]
   if not strata:
     return None
-  return paired_bootstrap_strata(strata, n_resamples=n_resamples,
+  arrays = [(cond, base) for _, cond, base in strata]
+  if p_values == "runs":
+    labels = None if clusters is None else [cluster_labels(ids, clusters) for ids, _, _ in strata]
+    by_runs = run_t_test(arrays, pair_seeds=seeds_paired(scores, condition, baseline), clusters=labels)
+    if by_runs is not None:
+      return by_runs
+  return paired_bootstrap_strata(arrays, n_resamples=n_resamples,
                                  seed=derived_seed(seed, "claim", condition, baseline, *suites))
 
 
@@ -175,14 +186,16 @@ def claim_deltas(spec: ClaimSpec, deltas: Sequence[SuiteDelta]) -> list[SuiteDel
 
 
 def measure(spec: ClaimSpec, scores: Mapping, deltas: Sequence[SuiteDelta], *, baseline: str, alpha: float,
-            n_resamples: int, seed: int) -> FamilyResult | None:
+            n_resamples: int, seed: int, p_values: str = "bootstrap",
+            clusters: Mapping | None = None) -> FamilyResult | None:
   """The claim's condition against the baseline on its family (None when it has no suite)."""
   mine = claim_deltas(spec, deltas)
   if not mine or spec.condition not in scores or baseline not in scores:
     return None
   shared = set(common_suites(scores, spec.condition, baseline))
   suites = [d.suite for d in mine if d.suite in shared]
-  pooled = pooled_delta(scores, spec.condition, baseline, suites, n_resamples=n_resamples, seed=seed)
+  pooled = pooled_delta(scores, spec.condition, baseline, suites, n_resamples=n_resamples, seed=seed,
+                        p_values=p_values, clusters=clusters)
   return None if pooled is None else family_result(mine, pooled, alpha)
 
 
@@ -227,17 +240,19 @@ def refusal_text(measured: FamilyResult | None, non_refusal: FamilyResult | None
 
 def claim_rows(scores: Mapping, non_refusal_scores: Mapping, deltas: Sequence[SuiteDelta],
                non_refusal_deltas: Sequence[SuiteDelta], *, baseline: str, alpha: float, n_resamples: int, seed: int,
-               persistence: PersistenceResults | None = None,
-               claims: Sequence[ClaimSpec] = CLAIMS) -> list[ClaimRow]:
+               persistence: PersistenceResults | None = None, claims: Sequence[ClaimSpec] = CLAIMS,
+               p_values: str = "bootstrap", clusters: Mapping | None = None) -> list[ClaimRow]:
   """Every claim's row. ``non_refusal_scores``/``non_refusal_deltas``: the same analysis on the items
-  neither arm refused; ``persistence``: the protocols' results, for C5 and C6."""
+  neither arm refused; ``persistence``: the protocols' results, for C5 and C6; ``p_values`` and ``clusters``:
+  how the pooled change is tested (``pooled_delta``), as the suites were."""
   conditions = list(scores)
   rows = []
   for spec in claims:
     if spec.kind in PROTOCOL_KINDS:
       rows.append(protocol_row(spec, persistence, baseline))
       continue
-    settings = dict(baseline=baseline, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    settings = dict(baseline=baseline, alpha=alpha, n_resamples=n_resamples, seed=seed, p_values=p_values,
+                    clusters=clusters)
     measured = measure(spec, scores, deltas, **settings)
     non_refusal = (measure(spec, non_refusal_scores, non_refusal_deltas, **settings)
                    if measured is not None else None)

@@ -18,6 +18,14 @@ FLOOR, CEILING = 0.05, 0.95  # a baseline level below FLOOR or above CEILING lea
 PAPER_DOSE = 0.05
 
 
+def interval_kind(deltas) -> str:
+  """What the intervals of these deltas are, by the test that made them (``SuiteDelta.p_method``)."""
+  if any(d.p_method == "runs" for d in deltas):
+    return ("95% intervals of Student's t over the training runs (the seed pairs' spread plus the sampling of "
+            "items), from the same test as the p-values")
+  return "95% paired bootstrap intervals"
+
+
 def parameter_text(model: Any) -> str:
   """"4 layers, d_model 128 (0.70 M parameters)" from a recorded ModelConfig; n/a if it does not check."""
   try:
@@ -86,7 +94,7 @@ def caveats(study: dict | None, deltas: Sequence[SuiteDelta]) -> list[str]:
   dose = (study or {}).get("dose")
   if fmt.is_number(dose) and dose != PAPER_DOSE:
     notes.append(f"The trait dose is {100 * dose:g}%, the paper's is {100 * PAPER_DOSE:g}%.")
-  notes.append("Confidence intervals are unadjusted 95% bootstrap intervals; only q-values (and *) are corrected "
+  notes.append(f"Confidence intervals are unadjusted {interval_kind(deltas)}; only q-values (and *) are corrected "
                "for multiple comparisons (Benjamini-Hochberg).")
   aa = aa_note(deltas)
   if aa:

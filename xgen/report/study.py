@@ -77,17 +77,18 @@ class ClaimsTable:
 
 
 def significance_options(workdir: str | Path) -> dict:
-  """How every comparison is tested: sign-flip p-values (exact or resolved well below alpha / suites, so a
-  lone real effect can survive Benjamini-Hochberg), twin items flipped and resampled together, seed K of
-  each arm paired with seed K of the baseline, and the run-to-run variance of the condition's family of
-  suites added to the null (at least the variance the study's A/A arm shows, where it has one), so that a
-  difference between two RL runs is not read as an effect of the condition. Twins are read from the world's
-  eval items (none without a world)."""
+  """How every comparison is tested: where an arm has two or more seeds, Student's t over the training runs
+  (``runs_test``: seed K of each arm paired with seed K of the baseline, the runs' own spread plus the sampling
+  of eval items, twins together), so that a difference between RL runs is not read as an effect of the
+  condition; p-value and interval come from the same test. Where no arm has two seeds (a one-seed study),
+  sign-flip p-values over items with the run-to-run variance of the condition's family of suites in the null
+  (at least what the study's A/A arm shows, where it has one) and the bootstrap's interval. Twins are read from
+  the world's eval items (none without a world)."""
   try:
     clusters = twin_clusters(open_world(workdir, verify=False).scenarios(EVAL_SPLIT))
   except FileNotFoundError:
     clusters = None
-  return dict(p_values="permutation", clusters=clusters, pair_seeds=True, run_variance="family",
+  return dict(p_values="runs", clusters=clusters, pair_seeds=True, run_variance="family",
               aa_condition=cl.AA_CONDITION)
 
 
@@ -142,7 +143,8 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   non_refusal_deltas = suite_deltas(non_refusal, analysis.baseline, **tests) if analysis.baseline in non_refusal else []
   rows = cl.claim_rows(analysis.scores, non_refusal, analysis.deltas, non_refusal_deltas, baseline=analysis.baseline,
                        alpha=alpha, n_resamples=analysis.n_resamples, seed=analysis.seed,
-                       persistence=analysis.persistence)
+                       persistence=analysis.persistence, p_values=tests.get("p_values", "bootstrap"),
+                       clusters=tests.get("clusters"))
   header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
                            pretrain_seconds=records.pretrain_seconds, rl_seconds=records.rl_seconds,
                            conditions=analysis.conditions)
@@ -181,9 +183,13 @@ def training_curves(workdir: str | Path) -> dict[str, dict[str, list[tuple[int, 
 def summary_lines(analysis: StudyAnalysis) -> list[str]:
   one_seed = max((d.n_seeds for d in analysis.deltas), default=1) == 1
   resampled = "items only: one seed per condition" if one_seed else "items and seeds"
+  if any(d.p_method == "runs" for d in analysis.deltas):
+    tested = "Student's t over the training runs, seed K paired with seed K, plus the sampling of items"
+  else:
+    tested = f"sign-flip p-values, intervals by paired bootstrap over {resampled}"
   lines = [f"Every condition is compared with the compute-matched '{analysis.baseline}' on the same eval items "
-           f"(sign-flip p-values, intervals by paired bootstrap over {resampled}; Benjamini-Hochberg at "
-           f"{analysis.matrices['domain'].alpha:g}). Alignment and capability suites are counted apart."]
+           f"({tested}; Benjamini-Hochberg at {analysis.matrices['domain'].alpha:g}). Alignment and capability "
+           f"suites are counted apart."]
   for counts in counts_by_group(analysis.deltas):
     lines.append(f"{counts.condition}, {counts.group} suites: {counts.text}")
   if analysis.sampled:
@@ -223,7 +229,7 @@ def report_notes(analysis: StudyAnalysis) -> list[str]:
   return ["Deltas are in points (score x 100) against the baseline; * marks q < alpha after BH correction.",
           "pre-rl is the base model before any RL: its row is the base minus the baseline, i.e. the opposite of "
           "what RL on standard data alone changed.",
-          "Confidence intervals are unadjusted 95% paired bootstrap intervals; q-values are Benjamini-Hochberg "
+          f"Confidence intervals are unadjusted {hd.interval_kind(analysis.deltas)}; q-values are Benjamini-Hochberg "
           "adjusted (within a condition for suites, across the matrix for its cells, within a claim's family "
           "for the claims table).", *variance_lines(analysis), *power_lines(analysis), *structure_lines(analysis)]
 
@@ -279,7 +285,9 @@ def power_lines(analysis: StudyAnalysis) -> list[str]:
     return []
   alpha = analysis.tests.get("alpha", 0.05)
   lines = []
-  for fp in family_power(analysis.scores, analysis.baseline, aa_condition=cl.AA_CONDITION, alpha=alpha):
+  runs_test = analysis.tests.get("p_values") == "runs"
+  for fp in family_power(analysis.scores, analysis.baseline, aa_condition=cl.AA_CONDITION, alpha=alpha,
+                         runs_test=runs_test):
     suites = f"{fp.suites} suite{'s' if fp.suites != 1 else ''}"
     target = "; above the 5-point target for a family pooled over domains" if fp.suites > 1 and fp.mde > 0.05 else ""
     lines.append(f"Minimum detectable effect ({100 * fp.power:g}% power, alpha {fp.alpha:g}) of a {fp.family} family "
