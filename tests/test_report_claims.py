@@ -191,12 +191,16 @@ def test_the_report_names_the_aa_arm_and_its_false_positives():
   from xgen.grid.study import AA
   assert cl.AA_CONDITION == AA
 
-  def delta(suite, significant):
-    return SimpleNamespace(condition=AA, suite=suite, significant=significant, baseline_mean=0.5)
+  def delta(suite, significant, p_method="permutation", p_value=0.5):
+    return SimpleNamespace(condition=AA, suite=suite, significant=significant, baseline_mean=0.5,
+                           p_method=p_method, p_value=p_value)
 
   assert hd.aa_note([]) is None
-  note = hd.aa_note([delta("a.x", True), delta("b.x", False)])
+  note = hd.aa_note([delta("a.x", True, p_value=0.001), delta("b.x", False, p_value=0.03)])
   assert "1 of 2 suites" in note and "at least the run variance the A/A arm shows" in note
+  assert "Before correction 2 of 2 have p < 0.05, about 0.1 expected by chance" in note
+  runs = hd.aa_note([delta("a.x", True, "runs", 0.001), delta("b.x", False, "runs")])
+  assert "false positives" in runs and "at least the run variance" not in runs and "Before correction 1 of 2" in runs
   assert "as a calibrated test should" in hd.aa_note([delta("a.x", False)])
 
 

@@ -5,13 +5,15 @@ Personas. Every checkpoint is evaluated plainly and with each persona's system p
 nested shape of ``pairs.Scores`` (``persona_scores[persona][condition][seed][suite][item_id]``). An arm's
 shift is the score under the persona minus the plain score of the same item and seed (``shift_scores``);
 its degradation is minus the shift. ``arm_shift`` is one arm's mean shift (the mean over suites of the mean
-over items and seeds), with the stratified paired bootstrap of ``bootstrap`` (strata = suites, the
-persona and plain arrays one seed pair per run: ``pair_seeds=True``). ``shift_difference`` is the paper's
-statistic, shift(condition) - shift(baseline) = degradation(baseline) - degradation(condition): positive
-when the condition (the trait arm) is hurt less than the compute-matched baseline. Its CI pairs items
-within each suite and, when both arms have the same seed ids, seeds. Null: both arms shift alike; the CI
-then covers 0 about 95% of the time (tested), less when runs' mean shifts spread more than their item noise
-(three seeds drawn underrate it: simulated, ~89% at a spread twice the item noise, ~78% at four times).
+over items and seeds), tested (``strata_bootstrap``) by Student's t over the training runs where an arm has two
+or more seeds (``runs_test``: strata = suites, the persona and plain arrays one seed pair per run), else by the
+stratified paired bootstrap of ``bootstrap``. ``shift_difference`` is the paper's statistic, shift(condition) -
+shift(baseline) = degradation(baseline) - degradation(condition): positive when the condition (the trait arm)
+is hurt less than the compute-matched baseline. Its CI pairs items within each suite and, when both arms have
+the same seed ids, seeds. Null: both arms shift alike; the CI then covers 0 about 95% of the time (tested; 3
+seeds, per-run offsets of sd 0.01 to 0.06 on scores whose item noise is 0.14: 94.5-98%). The bootstrap alone,
+drawing three seeds, underrates runs whose mean shifts spread more than their item noise (simulated: ~89%
+coverage at a spread twice the item noise, ~78% at four times).
 ``persona_comparisons`` compares each persona on the alignment suites of its target families ("targeted")
 and, apart, on the capability suites ("capability"), never averaging the two; ``pooled_comparisons`` pools
 all personas of a kind (strata = (persona, suite)), the number the paper quotes. ``selective_persistence``
@@ -21,7 +23,7 @@ reads a harmful and a helpful difference: "selective" (the harmful CI above 0, t
 Attack. Each arm's checkpoint is fine-tuned on harmful data at several learning rates and step budgets
 (``attack_scores[(learning_rate, steps)][condition][seed][suite][item_id]``); the plain scores are the
 point before the attack (0 steps). ``attack_results``: per arm, learning rate and budget, the degradation
-pre - post (paired per item and seed, CI as for ``arm_shift``). ``steps_to_fraction``: the budget at which
+pre - post (paired per item and seed, tested as ``arm_shift``). ``steps_to_fraction``: the budget at which
 an arm's level first falls ``fraction`` of the way from its pre-attack level to the floor (score 0: a
 non-answer gets no points), linearly interpolated, (0, pre level) being the first point; None (censored:
 more than the largest budget) when never reached; 0.0 when the pre level is already at or below the floor
@@ -43,6 +45,7 @@ import numpy as np
 from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
 from xgen.analysis.counts import CAPABILITY_FAMILIES
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, split_suite
+from xgen.analysis.runs_test import run_t_test
 from xgen.analysis.transfer import derived_seed
 
 KINDS = ("harmful", "helpful")
@@ -116,8 +119,14 @@ def difference_strata(plain: Scores, variants: Variants, condition: str,
 
 
 def strata_bootstrap(strata: Strata, *, pair_seeds: bool, n_resamples: int, seed: int) -> BootstrapResult | None:
-  """``paired_bootstrap_strata`` of ``strata``; None when there are none."""
-  return paired_bootstrap_strata(strata, n_resamples=n_resamples, seed=seed, pair_seeds=pair_seeds) if strata else None
+  """The comparison of ``strata``: Student's t over the runs (``runs_test``) where an arm has two or more seeds,
+  else ``paired_bootstrap_strata`` (conditional on the one run each arm has); None when there are no strata."""
+  if not strata:
+    return None
+  by_runs = run_t_test(strata, pair_seeds=pair_seeds)
+  if by_runs is not None:
+    return by_runs
+  return paired_bootstrap_strata(strata, n_resamples=n_resamples, seed=seed, pair_seeds=pair_seeds)
 
 
 def arm_shift(plain: Scores, variant: Scores, condition: str, suites: Sequence[str], *, n_resamples: int,

@@ -16,6 +16,7 @@ from xgen.report import formatting as fmt
 
 FLOOR, CEILING = 0.05, 0.95  # a baseline level below FLOOR or above CEILING leaves a suite little room to move
 PAPER_DOSE = 0.05
+RAW_ALPHA = 0.05  # the level at which the A/A arm's uncorrected p-values are counted
 
 
 def interval_kind(deltas) -> str:
@@ -113,10 +114,15 @@ def aa_note(deltas: Sequence[SuiteDelta]) -> str | None:
   if not arm:
     return None
   called = sum(d.significant for d in arm)
-  verdict = ("run-to-run variation alone; every other condition is therefore tested with at least the run "
-             "variance the A/A arm shows in each family" if called else "as a calibrated test should")
+  verdict = "false positives, run-to-run variation alone" if called else "as a calibrated test should"
+  if called and any(d.p_method == "permutation" for d in arm):
+    verdict += ("; every other condition is therefore tested with at least the run variance the A/A arm shows in "
+                "each family")
+  raw = sum(d.p_value < RAW_ALPHA for d in arm)
   return (f"The A/A arm ({cl.AA_CONDITION}: the baseline trained again on other seeds) is called significantly "
-          f"different from the baseline on {called} of {len(arm)} suites: {verdict}.")
+          f"different from the baseline on {called} of {len(arm)} suites: {verdict}. Before correction {raw} of "
+          f"{len(arm)} have p < {RAW_ALPHA:g}, about {RAW_ALPHA * len(arm):.1f} expected by chance (suites of one "
+          f"family share their runs, so they tend to come together).")
 
 
 def level_flag(level: float) -> str:
