@@ -12,7 +12,7 @@ import pytest
 from xgen.analysis.bootstrap import paired_bootstrap_strata
 from xgen.analysis.permutation import sign_flip_test_strata
 from xgen.analysis.power import family_power, minimum_detectable_effect, rescale, z_sum
-from xgen.analysis.runs_test import run_t_test
+from xgen.analysis.replicates import run_t_test
 from xgen.report.study import StudyAnalysis, power_lines
 
 

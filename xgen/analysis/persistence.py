@@ -4,16 +4,14 @@ attack (claim C6).
 Personas. Every checkpoint is evaluated plainly and with each persona's system prompt prepended, in the
 nested shape of ``pairs.Scores`` (``persona_scores[persona][condition][seed][suite][item_id]``). An arm's
 shift is the score under the persona minus the plain score of the same item and seed (``shift_scores``);
-its degradation is minus the shift. ``arm_shift`` is one arm's mean shift (the mean over suites of the mean
-over items and seeds), tested (``strata_bootstrap``) by Student's t over the training runs where an arm has two
-or more seeds (``runs_test``: strata = suites, the persona and plain arrays one seed pair per run), else by the
-stratified paired bootstrap of ``bootstrap``. ``shift_difference`` is the paper's statistic, shift(condition) -
-shift(baseline) = degradation(baseline) - degradation(condition): positive when the condition (the trait arm)
-is hurt less than the compute-matched baseline. Its CI pairs items within each suite and, when both arms have
-the same seed ids, seeds. Null: both arms shift alike; the CI then covers 0 about 95% of the time (tested; 3
-seeds, per-run offsets of sd 0.01 to 0.06 on scores whose item noise is 0.14: 94.5-98%). The bootstrap alone,
-drawing three seeds, underrates runs whose mean shifts spread more than their item noise (simulated: ~89%
-coverage at a spread twice the item noise, ~78% at four times).
+its degradation is minus the shift. ``arm_shift`` is one arm's mean shift (mean over suites of the mean over
+items and seeds), tested by Student's t over the runs where an arm has two seeds (``replicates``; strata =
+suites, persona and plain arrays one seed pair per run), else by the stratified paired bootstrap.
+``shift_difference`` is the paper's statistic, shift(condition) - shift(baseline) = degradation(baseline) -
+degradation(condition): positive when the trait arm is hurt less than the baseline. It pairs items within each
+suite and, when both arms have the same seed ids, seeds. Null: both arms shift alike; the CI covers 0 about 95% of
+the time (tested: 3 seeds, run offsets sd 0.01-0.06, item noise 0.14: 94.5-98%; a bootstrap drawing the three
+seeds covered 78-89% once runs spread two to four times their item noise).
 ``persona_comparisons`` compares each persona on the alignment suites of its target families ("targeted")
 and, apart, on the capability suites ("capability"), never averaging the two; ``pooled_comparisons`` pools
 all personas of a kind (strata = (persona, suite)), the number the paper quotes. ``selective_persistence``
@@ -29,9 +27,8 @@ non-answer gets no points), linearly interpolated, (0, pre level) being the firs
 more than the largest budget) when never reached; 0.0 when the pre level is already at or below the floor
 (nothing left to lose). ``steps_ratio`` compares two arms' half-steps, stating censoring: "> 2.0" (only
 the numerator censored: at least max budget / denominator steps), "< 0.5" (only the denominator), "n/a"
-(both censored, a side missing, or a denominator of 0 steps).
-
-Each bootstrap draws its own random stream, derived from ``seed`` and the names it compares.
+(both censored, a side missing, or a denominator of 0 steps). Each bootstrap draws its own random stream,
+derived from ``seed`` and the names it compares.
 """
 
 from __future__ import annotations
@@ -45,7 +42,7 @@ import numpy as np
 from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
 from xgen.analysis.counts import CAPABILITY_FAMILIES
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, split_suite
-from xgen.analysis.runs_test import run_t_test
+from xgen.analysis.replicates import run_t_test
 from xgen.analysis.transfer import derived_seed
 
 KINDS = ("harmful", "helpful")
@@ -54,8 +51,7 @@ SCOPES = ("targeted", "capability")
 Strata = list[tuple[np.ndarray, np.ndarray]]
 Variants = Sequence[tuple[Scores, Sequence[str]]]  # (persona or attack scores, the suites to compare on)
 
-# --- Shifts and their bootstraps. -----------------------------------------------------------------
-
+# --- Shifts and their tests. ----------------------------------------------------------------------
 
 def _shifted(plain, variant, depth: int):
   """variant - plain on the keys both have, ``depth`` levels of mappings deep; emptied mappings dropped."""
@@ -119,14 +115,12 @@ def difference_strata(plain: Scores, variants: Variants, condition: str,
 
 
 def strata_bootstrap(strata: Strata, *, pair_seeds: bool, n_resamples: int, seed: int) -> BootstrapResult | None:
-  """The comparison of ``strata``: Student's t over the runs (``runs_test``) where an arm has two or more seeds,
-  else ``paired_bootstrap_strata`` (conditional on the one run each arm has); None when there are no strata."""
+  """Student's t over the runs of ``strata`` (``replicates``) where an arm has two seeds, else
+  ``paired_bootstrap_strata`` (conditional on each arm's one run); None when there are no strata."""
   if not strata:
     return None
-  by_runs = run_t_test(strata, pair_seeds=pair_seeds)
-  if by_runs is not None:
-    return by_runs
-  return paired_bootstrap_strata(strata, n_resamples=n_resamples, seed=seed, pair_seeds=pair_seeds)
+  return run_t_test(strata, pair_seeds=pair_seeds) or paired_bootstrap_strata(strata, n_resamples=n_resamples,
+                                                                               seed=seed, pair_seeds=pair_seeds)
 
 
 def arm_shift(plain: Scores, variant: Scores, condition: str, suites: Sequence[str], *, n_resamples: int,
@@ -147,7 +141,6 @@ def shift_difference(plain: Scores, variant: Scores, condition: str, baseline: s
 
 
 # --- Personas. ------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class PersonaComparison:
@@ -277,7 +270,6 @@ def selective_persistence(harmful: BootstrapResult | None, helpful: BootstrapRes
 
 
 # --- Harmful fine-tuning attack. ------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class AttackPointResult:

@@ -6,7 +6,7 @@ mean over the family's S suites of the per-suite deltas (mean over items of the 
 arms' seed means), items paired, seeds paired K with K. Its MDE at level alpha (two-sided) and the given power
 is (z_{1-alpha/2} + z_{power}) x SE (the normal approximation; the far tail is ignored), where SE is the
 standard error of that delta under the null, for a condition with the baseline's K seeds and its item and
-run variances. For a study tested by Student's t over its runs (``runs_test``) the factor is the noncentrality
+run variances. For a study tested by Student's t over its runs (``replicates``) the factor is the noncentrality
 at which that t-test has the given power (noncentral t), with the test's Welch-Satterthwaite degrees of freedom
 (the runs' part V_run + V_item with K - 1, the items' part V_item with the items' count less the suites'), and
 SE^2 = V_run + 2 V_item, since that test counts the item noise once in the runs' spread and once in the item
@@ -66,7 +66,7 @@ from scipy.stats import nct, norm
 from scipy.stats import t as t_dist
 
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_of, split_suite
-from xgen.analysis.runs_test import satterthwaite
+from xgen.analysis.replicates import satterthwaite
 from xgen.analysis.transfer import aa_run_variance
 
 
@@ -128,7 +128,7 @@ def minimum_detectable_effect(se: float, *, alpha: float = 0.05, power: float = 
 
 
 def test_degrees(v_runs: float, run_df: float, v_item: float, item_df: float) -> float:
-  """Welch-Satterthwaite degrees of freedom of v_runs + v_item, as ``runs_test`` computes its own: v_runs the
+  """Welch-Satterthwaite degrees of freedom of v_runs + v_item, as ``replicates`` computes its own: v_runs the
   variance of the runs' mean difference (run variance plus the item noise each run's mean carries) with
   ``run_df``, v_item the item sampling's; inf when the run part has none (a z-test)."""
   if math.isinf(run_df):

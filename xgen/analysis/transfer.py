@@ -20,7 +20,7 @@ Options of ``suite_deltas`` and ``transfer_matrix`` (the defaults keep the plain
 
   p_values        "bootstrap" (the bootstrap's centred p, floor 1/(n_resamples+1)), "permutation" (the
                   sign-flip test of ``permutation``, resolved far below alpha/N; the CI is the bootstrap's) or
-                  "runs" (``runs_test``: Student's t over the training runs, p-value and interval from the
+                  "runs" (``replicates``: Student's t over the training runs, p-value and interval from the
                   seeds' own spread plus item sampling; where no arm has two seeds there is no run spread,
                   and that comparison falls back to "permutation"; ``p_method`` says which one ran).
   clusters        {item_id: cluster id} (e.g. ``clusters.twin_clusters``): twins are drawn and flipped together.
@@ -57,7 +57,7 @@ from xgen.analysis.bootstrap import BootstrapResult, benjamini_hochberg, paired_
 from xgen.analysis.clusters import cluster_labels
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_paired, split_suite
 from xgen.analysis.permutation import sign_flip_test_strata
-from xgen.analysis.runs_test import run_t_test
+from xgen.analysis.replicates import run_t_test
 from xgen.analysis.variance import delta_run_variance
 
 

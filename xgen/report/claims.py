@@ -8,7 +8,7 @@ condition over the health suites, C1 and C4 a condition over every suite. Within
     down after Benjamini-Hochberg across that family alone (not across the condition's other suites);
   * the pooled change: the mean of the family's suite deltas, with the test the transfer matrix uses (strata =
     suites): the stratified paired bootstrap, or with ``p_values="runs"`` Student's t over the training runs
-    (``xgen.analysis.runs_test``; the bootstrap where no arm has two seeds); its interval is unadjusted;
+    (``xgen.analysis.replicates``; the bootstrap where no arm has two seeds); its interval is unadjusted;
   * the refusal-aware comparison: the same on the items where neither arm refused.
 
 The verdict is "reproduced", "not reproduced" or "not measurable", always with its reason. A study with
@@ -39,7 +39,7 @@ from xgen.analysis.counts import claim_counts, family_q_values
 from xgen.analysis.pairs import common_suites, paired_arrays, seeds_paired
 from xgen.analysis.persistence import HARMFUL, HELPFUL, selective_persistence
 from xgen.analysis.protocols import PersistenceResults
-from xgen.analysis.runs_test import run_t_test
+from xgen.analysis.replicates import run_t_test
 from xgen.analysis.transfer import SuiteDelta, derived_seed
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable

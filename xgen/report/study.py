@@ -78,7 +78,7 @@ class ClaimsTable:
 
 def significance_options(workdir: str | Path) -> dict:
   """How every comparison is tested: where an arm has two or more seeds, Student's t over the training runs
-  (``runs_test``: seed K of each arm paired with seed K of the baseline, the runs' own spread plus the sampling
+  (``replicates``: seed K of each arm paired with seed K of the baseline, the runs' own spread plus the sampling
   of eval items, twins together), so that a difference between RL runs is not read as an effect of the
   condition; p-value and interval come from the same test. Where no arm has two seeds (a one-seed study),
   sign-flip p-values over items with the run-to-run variance of the condition's family of suites in the null

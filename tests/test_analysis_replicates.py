@@ -1,7 +1,7 @@
-"""The t-test over training runs (xgen.analysis.runs_test): by hand against scipy's t-tests, its interval against
+"""The t-test over training runs (xgen.analysis.replicates): by hand against scipy's t-tests, its interval against
 its p-value, where it declines, and its false-positive rate on simulated A/A studies whose runs differ by family.
 
-  python tests/test_analysis_runs_test.py   # the calibration figures of runs_test's docstring, old test beside
+  python tests/test_analysis_replicates.py   # the calibration figures of replicates' docstring, old test beside
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xgen.analysis.runs_test import run_t_test
+from xgen.analysis.replicates import run_t_test
 from xgen.analysis.transfer import suite_deltas, transfer_matrix
 
 
