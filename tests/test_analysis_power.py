@@ -11,7 +11,7 @@ import pytest
 
 from xgen.analysis.bootstrap import paired_bootstrap_strata
 from xgen.analysis.permutation import sign_flip_test_strata
-from xgen.analysis.power import family_power, minimum_detectable_effect, rescale, z_sum
+from xgen.analysis.power import detectable, family_power, minimum_detectable_effect, rescale, seeds_for, z_sum
 from xgen.analysis.replicates import run_t_test
 from xgen.report.study import StudyAnalysis, power_lines
 
@@ -185,3 +185,33 @@ def test_at_the_mde_the_t_test_over_runs_detects_at_least_80_percent(run_sd):
   at 0.08 and 0.02 run sd: the MDE's run variance, the larger of two clipped estimates, leans high, more so
   where the runs differ little), never short of the nominal power by more than sampling."""
   assert 0.75 <= runs_detection_rate(150, seed=13, run_sd=run_sd) <= 0.98
+
+
+@pytest.mark.parametrize("runs_test", [False, True])
+def test_seeds_for_a_target_is_the_fewest_whose_scaled_mde_reaches_it(runs_test):
+  rng = np.random.default_rng(3)
+  base = (rng.random((3, 4, 40)) < np.clip(0.4 + rng.normal(0, 0.08, size=(3, 1, 1)), 0, 1)).astype(float)
+  scores = as_scores({"baseline": {f"fam.d{s}": base[:, s] for s in range(4)}})
+  (fp,) = family_power(scores, "baseline", runs_test=runs_test, aa_condition=None)
+  needed = seeds_for(fp, 0.05)
+  assert needed is not None and needed > 3 and fp.mde > 0.05
+
+  def mde(seeds):
+    scale = fp.seeds / seeds
+    return detectable(scale * fp.item_se ** 2, scale * fp.run_se ** 2, seeds=seeds, item_df=fp.items - fp.suites,
+                      runs_test=runs_test, alpha=0.05, power=0.8)[2]
+
+  assert mde(needed) <= 0.05 < mde(needed - 1)
+  assert mde(3) == pytest.approx(fp.mde)
+  (unknown,) = family_power(as_scores({"baseline": {"fam.a": [1, 0, 1, 0]}}), "baseline")
+  assert seeds_for(unknown, 0.05) is None and seeds_for(fp, 1e-6, max_seeds=50) is None
+
+
+def test_the_report_says_how_many_seeds_the_target_would_take():
+  rng = np.random.default_rng(4)
+  base = (rng.random((3, 2, 40)) < np.clip(0.4 + rng.normal(0, 0.08, size=(3, 1, 1)), 0, 1)).astype(float)
+  scores = as_scores({"baseline": {f"fam.d{s}": base[:, s] for s in range(2)}})
+  analysis = StudyAnalysis("baseline", [], {}, {}, ["baseline"], scores, tests={"alpha": 0.05, "p_values": "runs"})
+  (line,) = power_lines(analysis)
+  (fp,) = family_power(scores, "baseline", runs_test=True)
+  assert f": {seeds_for(fp, 0.05)} seeds per arm would bring it to 5 at this variance." in line

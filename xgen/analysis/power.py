@@ -87,6 +87,7 @@ class FamilyPower:
   alpha: float = 0.05
   power: float = 0.8
   df: float = math.inf  # the test's Welch-Satterthwaite degrees of freedom (inf: a z-test)
+  runs_test: bool = False  # computed for Student's t over runs (``replicates``)
 
   @property
   def lower_bound(self) -> bool:
@@ -200,6 +201,32 @@ def baseline_by_family(scores: Scores, baseline: str) -> dict[str, dict[str, np.
   return dict(sorted(out.items()))
 
 
+def detectable(v_item: float, v_run: float, *, seeds: int, item_df: float, runs_test: bool, alpha: float,
+               power: float) -> tuple[float, float, float]:
+  """(se, the test's degrees of freedom, mde) of a family delta with these item and run variances (v_run NaN:
+  unknown, left out) for a condition and baseline of ``seeds`` seeds each (see the module docstring)."""
+  run_df = float(seeds - 1) if runs_test and seeds >= 2 else math.inf
+  known_run = v_run if math.isfinite(v_run) else 0.0
+  se = math.sqrt((1.0 if math.isinf(run_df) else 2.0) * v_item + known_run)
+  df = test_degrees(known_run + v_item, run_df, v_item, item_df)
+  return se, df, z_sum(alpha, power, df) * se
+
+
+def seeds_for(fp: FamilyPower, target: float, *, max_seeds: int = 1000) -> int | None:
+  """The fewest seeds per arm at which ``fp``'s family would have an MDE of at most ``target``, its item and run
+  variances scaled from its seeds to that many (both shrink as 1 / seeds); None when run variation is unknown or
+  more than ``max_seeds`` would be needed."""
+  if fp.lower_bound:
+    return None
+  for seeds in range(2, max_seeds + 1):
+    scale = fp.seeds / seeds
+    *_, mde = detectable(scale * fp.item_se ** 2, scale * fp.run_se ** 2, seeds=seeds, item_df=fp.items - fp.suites,
+                         runs_test=fp.runs_test, alpha=fp.alpha, power=fp.power)
+    if mde <= target:
+      return seeds
+  return None
+
+
 def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "baseline-aa",
                  capability_families: Sequence[str] = ("capability",), alpha: float = 0.05,
                  power: float = 0.8, runs_test: bool = False) -> list[FamilyPower]:
@@ -212,20 +239,17 @@ def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "b
   aa_seeds = len(seeds_of(scores, aa_condition)) if diffs else 0
   c = rescale(aa_seeds, seeds) if diffs else 1.0
   aa_runs = aa_run_variance(scores, baseline, aa_condition)
-  run_df = float(seeds - 1) if runs_test and seeds >= 2 else math.inf
-  item_weight = 1.0 if math.isinf(run_df) else 2.0
   out = []
   for family, bases in baseline_by_family(scores, baseline).items():
     v_item = sum(item_variance(b, diffs.get(s), c) for s, b in bases.items()) / len(bases) ** 2
     v_run, source = run_variance(c * aa_runs[family] if family in aa_runs else None,
                                  seed_run_variance(list(bases.values())))
-    se = math.sqrt(item_weight * v_item + (v_run if math.isfinite(v_run) else 0.0))
     items = sum(b.shape[1] for b in bases.values())
-    df = test_degrees((v_run if math.isfinite(v_run) else 0.0) + v_item, run_df, v_item, items - len(bases))
-    factor = z_sum(alpha, power, df)
+    se, df, mde = detectable(v_item, v_run, seeds=seeds, item_df=items - len(bases), runs_test=runs_test,
+                             alpha=alpha, power=power)
     out.append(FamilyPower(family=family, group="capability" if family in capability_families else "alignment",
                            suites=len(bases), items=items, seeds=seeds,
-                           item_se=math.sqrt(v_item), run_se=math.sqrt(v_run), se=se, mde=factor * se,
+                           item_se=math.sqrt(v_item), run_se=math.sqrt(v_run), se=se, mde=mde,
                            run_source=source, aa_seeds=aa_seeds if source == "a/a" else 0, alpha=alpha,
-                           power=power, df=df))
+                           power=power, df=df, runs_test=runs_test))
   return out

@@ -277,10 +277,13 @@ def variance_lines(analysis: StudyAnalysis) -> list[str]:
   return lines
 
 
+MDE_TARGET = 0.05  # the detectable effect a family pooled over domains should reach (the reference study's aim)
+
+
 def power_lines(analysis: StudyAnalysis) -> list[str]:
   """Per eval family, the minimum detectable effect of a family delta (a condition with the baseline's seeds,
   mean over the family's suites) from this study's own item, seed and A/A variance (``power.family_power``)."""
-  from xgen.analysis.power import family_power
+  from xgen.analysis.power import family_power, seeds_for
   if analysis.baseline not in analysis.scores:
     return []
   alpha = analysis.tests.get("alpha", 0.05)
@@ -289,7 +292,12 @@ def power_lines(analysis: StudyAnalysis) -> list[str]:
   for fp in family_power(analysis.scores, analysis.baseline, aa_condition=cl.AA_CONDITION, alpha=alpha,
                          runs_test=runs_test):
     suites = f"{fp.suites} suite{'s' if fp.suites != 1 else ''}"
-    target = "; above the 5-point target for a family pooled over domains" if fp.suites > 1 and fp.mde > 0.05 else ""
+    target = ""
+    if fp.suites > 1 and fp.mde > MDE_TARGET:
+      needed = seeds_for(fp, MDE_TARGET)
+      at = (f": {needed} seeds per arm would bring it to {100 * MDE_TARGET:g} at this variance" if needed
+            else "" if fp.lower_bound else ": more than 1000 seeds per arm would be needed at this variance")
+      target = f"; above the {100 * MDE_TARGET:g}-point target for a family pooled over domains{at}"
     lines.append(f"Minimum detectable effect ({100 * fp.power:g}% power, alpha {fp.alpha:g}) of a {fp.family} family "
                  f"delta ({suites}): {fp.text()}{target}.")
   return lines
