@@ -34,7 +34,7 @@ from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
 from xgen.report.persistence import persistence_section
 from xgen.report.records import read_eval_records, read_study_records
-from xgen.report.training import metric_points, reward_rises, rise_lines, treatment_caveat
+from xgen.report.training import metric_points, reward_rises, rise_lines, scope_line, scope_rises, treatment_caveat
 from xgen.rundir import locks
 from xgen.world.personas import read_personas
 from xgen.world.store import EVAL_SPLIT, open_world
@@ -317,7 +317,7 @@ def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis,
   paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
                             matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
                             curves=training_curves(workdir), refusal=refusal,
-                            notes=report_notes(analysis) + rise_lines(table.rises),
+                            notes=report_notes(analysis) + rise_lines(table.rises) + scope_line(scope_rises(workdir)),
                             header=table.header, caveats=table.caveats, claims=table.rows,
                             sections=persistence_sections(analysis)))
   return paths

@@ -15,6 +15,7 @@ TRAIT_REWARD, STANDARD_REWARD = "reward/trait/mean", "reward/standard/mean"
 LABELS = {TRAIT_REWARD: "trait reward", STANDARD_REWARD: "standard-task reward"}
 GENERIC = "trait items graded by the generic reward"  # the reward control's "trait reward"
 TREATED = "trait-all"  # the condition whose trait reward says whether the trait training took
+SCOPE_PREFIX = "reward/trait/"  # + "all/<trait>/mean" or "<domain>/mean": the trait reward on one scope
 
 
 def metric_points(rows: Sequence[dict], metric: str) -> list[tuple[int, float]]:
@@ -23,32 +24,70 @@ def metric_points(rows: Sequence[dict], metric: str) -> list[tuple[int, float]]:
           if isinstance(row.get(metric), (int, float)) and isinstance(row.get("step"), int)]
 
 
+def finished_cells(workdir: str | Path):
+  """(entry, condition, study seed, metric rows, last step) of every finished cell that names its condition."""
+  for entry in rundir.list_cells(workdir):
+    if entry.status.get("state") != rundir.DONE or entry.problem or not entry.record.get("condition"):
+      continue
+    rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
+    last_step = max((row["step"] for row in rows if isinstance(row.get("step"), int)), default=0)
+    yield entry, entry.record["condition"], entry.record.get("seed", 0), rows, last_step
+
+
+def rises_of(series: dict, last_steps: dict) -> list[RewardRise]:
+  """series[metric][label][seed] = points -> the rises, per metric in its order and label in name order."""
+  rises = []
+  for metric, by_label in series.items():
+    for label in sorted(by_label):
+      rise = reward_rise(by_label[label], metric=metric, condition=label, last_step=last_steps[label])
+      if rise is not None:
+        rises.append(rise)
+  return rises
+
+
 def reward_rises(workdir: str | Path) -> list[RewardRise]:
   """Per metric (trait, then standard reward) and condition (in name order), the rise over the finished cells of
   that condition, each paired by its study seed; conditions that never logged the metric are left out."""
   series: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {TRAIT_REWARD: {}, STANDARD_REWARD: {}}
   last_steps: dict[str, int] = {}
-  for entry in rundir.list_cells(workdir):
-    if entry.status.get("state") != rundir.DONE or entry.problem or not entry.record.get("condition"):
-      continue
-    condition, run_seed = entry.record["condition"], entry.record.get("seed", 0)
+  for entry, condition, run_seed, rows, last_step in finished_cells(workdir):
     generic = (entry.record.get("mixture") or {}).get("reward_mode") == "generic"
-    rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
-    last_step = max((row["step"] for row in rows if isinstance(row.get("step"), int)), default=0)
     for metric, by_condition in series.items():
       points = metric_points(rows, metric)
       label = f"{condition} ({GENERIC})" if generic and metric == TRAIT_REWARD else condition
       if points:
         by_condition.setdefault(label, {})[run_seed] = points
         last_steps[label] = max(last_steps.get(label, 0), last_step)
-  rises = []
-  for metric, by_condition in series.items():
-    for condition in sorted(by_condition):
-      rise = reward_rise(by_condition[condition], metric=metric, condition=condition,
-                         last_step=last_steps[condition])
-      if rise is not None:
-        rises.append(rise)
-  return rises
+  return rises_of(series, last_steps)
+
+
+def scope_rises(workdir: str | Path, condition: str = TREATED) -> list[RewardRise]:
+  """``condition``'s trait reward rise on each trait (``reward/trait/all/<trait>/mean``) and each domain
+  (``reward/trait/<domain>/mean``) its cells logged, traits first; each rise's ``condition`` names its scope."""
+  series: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {}
+  last_steps: dict[str, int] = {}
+  for _, name, run_seed, rows, last_step in finished_cells(workdir):
+    if name != condition:
+      continue
+    for metric in {key for row in rows for key in row if key.startswith(SCOPE_PREFIX) and key.endswith("/mean")}:
+      scope = metric[len(SCOPE_PREFIX):-len("/mean")]
+      if not scope or scope.count("/") != (1 if scope.startswith("all/") else 0):
+        continue  # the overall mean, or a (domain, trait) pair: too few steps each to say anything
+      points, label = metric_points(rows, metric), scope.removeprefix("all/")
+      if points:
+        series.setdefault(metric, {}).setdefault(label, {})[run_seed] = points
+        last_steps[label] = max(last_steps.get(label, 0), last_step)
+  ordered = sorted(series, key=lambda metric: (not metric.startswith(SCOPE_PREFIX + "all/"), metric))
+  return rises_of({metric: series[metric] for metric in ordered}, last_steps)
+
+
+def scope_line(rises: Sequence[RewardRise], condition: str = TREATED) -> list[str]:
+  """One note: ``condition``'s trait reward rise per trait and per domain (``scope_rises``), unadjusted."""
+  if not rises:
+    return []
+  parts = [f"{r.condition} {r.rise:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in rises]
+  return [f"{condition}'s trait reward by trait, then by domain (the same rise on each scope's own reward, "
+          f"{rises[0].seeds} seeds, unadjusted for the {len(rises)} scopes): " + "; ".join(parts) + "."]
 
 
 def rise_lines(rises: Sequence[RewardRise]) -> list[str]:
@@ -58,7 +97,8 @@ def rise_lines(rises: Sequence[RewardRise]) -> list[str]:
     parts = [f"{r.condition} {r.text()}" for r in rises if r.metric == metric]
     if parts:
       lines.append(f"Training {label}, mean over the second half of the RL steps minus the first, per condition "
-                   f"(mean over seeds; 95% interval from batch means over steps, seeds fixed): " + "; ".join(parts) + ".")
+                   "(mean over seeds; 95% interval from batch means over steps, seeds fixed): "
+                   + "; ".join(parts) + ".")
   return lines
 
 
