@@ -24,7 +24,7 @@ def interval_kind(deltas) -> str:
   if any(d.p_method == "runs" for d in deltas):
     return ("95% intervals of Student's t over the training runs (the seed pairs' spread plus the sampling of "
             "items), from the same test as the p-values")
-  return "95% paired bootstrap intervals"
+  return "95% bootstrap intervals"
 
 
 def parameter_text(model: Any) -> str:
