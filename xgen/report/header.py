@@ -22,8 +22,8 @@ RAW_ALPHA = 0.05  # the level at which the A/A arm's uncorrected p-values are co
 def interval_kind(deltas) -> str:
   """What the intervals of these deltas are, by the test that made them (``SuiteDelta.p_method``)."""
   if any(d.p_method == "runs" for d in deltas):
-    return ("95% intervals of Student's t over the training runs (the seed pairs' spread plus the sampling of "
-            "items), from the same test as the p-values")
+    return ("95% intervals of Student's t over the training runs (the runs' spread, seed K paired with seed K, "
+            "plus the sampling of items), from the same test as the p-values")
   return "95% bootstrap intervals"
 
 
