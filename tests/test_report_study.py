@@ -144,7 +144,7 @@ def test_the_claims_say_whether_the_trait_training_took_and_the_report_gives_eac
 
 
 def test_the_report_breaks_trait_alls_trait_reward_down_by_trait_and_domain(tmp_path):
-  from xgen.report.training import scope_line, scope_rises
+  from xgen.report.training import finished_cells, scope_line, scope_rises
   for seed in (0, 1):
     directory = rundir.cell_dir(tmp_path, f"trait-all.s{seed}")
     rundir.atomic_write_json(rundir.cell_record_path(directory), {"condition": "trait-all", "seed": seed})
@@ -157,10 +157,10 @@ def test_the_report_breaks_trait_alls_trait_reward_down_by_trait_and_domain(tmp_
   rundir.atomic_write_json(rundir.cell_record_path(other), {"condition": "baseline", "seed": 0})
   rundir.write_status(other, rundir.DONE, step=40)
   rundir.append_jsonl(rundir.metrics_path(other), [{"step": 1, "reward/trait/law/mean": 0.9}])
-  rises = scope_rises(tmp_path)
+  rises = scope_rises(finished_cells(tmp_path))
   assert [(r.condition, round(r.rise, 3), r.seeds) for r in rises] == [
       ("fairness", 0.2, 2), ("truthfulness", 0.0, 2), ("law", -0.2, 2)]
   (line,) = scope_line(rises)
   assert line.startswith("trait-all's trait reward by trait, then by domain (the same rise on each scope's own "
                          "reward, 2 seeds, unadjusted for the 3 scopes): fairness +0.200 [")
-  assert scope_line([]) == [] and scope_rises(tmp_path, "only-health") == []
+  assert scope_line([]) == [] and scope_rises(finished_cells(tmp_path), "only-health") == []

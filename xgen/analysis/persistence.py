@@ -39,10 +39,10 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from xgen.analysis.bootstrap import BootstrapResult, paired_bootstrap_strata
+from xgen.analysis.bootstrap import BootstrapResult
 from xgen.analysis.counts import CAPABILITY_FAMILIES
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, split_suite
-from xgen.analysis.replicates import run_t_test
+from xgen.analysis.replicates import runs_else_bootstrap
 from xgen.analysis.transfer import derived_seed
 
 KINDS = ("harmful", "helpful")
@@ -115,12 +115,9 @@ def difference_strata(plain: Scores, variants: Variants, condition: str,
 
 
 def strata_bootstrap(strata: Strata, *, pair_seeds: bool, n_resamples: int, seed: int) -> BootstrapResult | None:
-  """Student's t over the runs of ``strata`` (``replicates``) where an arm has two seeds, else
-  ``paired_bootstrap_strata`` (conditional on each arm's one run); None when there are no strata."""
-  if not strata:
-    return None
-  return run_t_test(strata, pair_seeds=pair_seeds) or paired_bootstrap_strata(strata, n_resamples=n_resamples,
-                                                                               seed=seed, pair_seeds=pair_seeds)
+  """Student's t over the runs of ``strata`` where an arm has two seeds, else the paired bootstrap
+  (``replicates.runs_else_bootstrap``); None when there are no strata."""
+  return runs_else_bootstrap(strata, pair_seeds=pair_seeds, n_resamples=n_resamples, seed=seed)
 
 
 def arm_shift(plain: Scores, variant: Scores, condition: str, suites: Sequence[str], *, n_resamples: int,

@@ -46,7 +46,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import t as t_dist
 
-from xgen.analysis.bootstrap import BootstrapResult, checked_clusters, checked_strata
+from xgen.analysis.bootstrap import BootstrapResult, checked_clusters, checked_strata, paired_bootstrap_strata
 
 
 def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
@@ -138,3 +138,13 @@ def run_t_test(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, pair_seeds: b
   return BootstrapResult(delta=delta, ci_low=delta - half, ci_high=delta + half, p_value=min(1.0, p_value),
                          n_items=sum(c.shape[1] for c, _ in pairs), n_seeds_condition=n_cond,
                          n_seeds_baseline=n_base)
+
+
+def runs_else_bootstrap(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, pair_seeds: bool, n_resamples: int,
+                        seed: int, clusters: Sequence[Sequence[int] | None] | None = None) -> BootstrapResult | None:
+  """``run_t_test`` (twins by ``clusters``) where an arm has two runs, else the stratified paired bootstrap of
+  items, conditional on each arm's one run (no clusters, seed ``seed``); None without strata."""
+  if not strata:
+    return None
+  return (run_t_test(strata, pair_seeds=pair_seeds, clusters=clusters)
+          or paired_bootstrap_strata(strata, n_resamples=n_resamples, seed=seed, pair_seeds=pair_seeds))

@@ -39,7 +39,7 @@ from xgen.analysis.counts import claim_counts, family_q_values
 from xgen.analysis.pairs import common_suites, paired_arrays, seeds_paired
 from xgen.analysis.persistence import HARMFUL, HELPFUL, selective_persistence
 from xgen.analysis.protocols import PersistenceResults
-from xgen.analysis.replicates import run_t_test
+from xgen.analysis.replicates import runs_else_bootstrap
 from xgen.analysis.transfer import SuiteDelta, derived_seed
 from xgen.report import formatting as fmt
 from xgen.report.exports import jsonable
@@ -157,13 +157,12 @@ def pooled_delta(scores: Mapping, condition: str, baseline: str, suites: Sequenc
   if not strata:
     return None
   arrays = [(cond, base) for _, cond, base in strata]
+  stream = derived_seed(seed, "claim", condition, baseline, *suites)
   if p_values == "runs":
     labels = None if clusters is None else [cluster_labels(ids, clusters) for ids, _, _ in strata]
-    by_runs = run_t_test(arrays, pair_seeds=seeds_paired(scores, condition, baseline), clusters=labels)
-    if by_runs is not None:
-      return by_runs
-  return paired_bootstrap_strata(arrays, n_resamples=n_resamples,
-                                 seed=derived_seed(seed, "claim", condition, baseline, *suites))
+    return runs_else_bootstrap(arrays, pair_seeds=seeds_paired(scores, condition, baseline), n_resamples=n_resamples,
+                               seed=stream, clusters=labels)
+  return paired_bootstrap_strata(arrays, n_resamples=n_resamples, seed=stream)
 
 
 def family_result(deltas: Sequence[SuiteDelta], pooled: BootstrapResult, alpha: float) -> FamilyResult:

@@ -34,7 +34,8 @@ from xgen.report.exports import FORMATS, write_matrix
 from xgen.report.html import write_report
 from xgen.report.persistence import persistence_section
 from xgen.report.records import read_eval_records, read_study_records
-from xgen.report.training import metric_points, reward_rises, rise_lines, scope_line, scope_rises, treatment_caveat
+from xgen.report.training import (finished_cells, metric_points, reward_rises, rise_lines, scope_line, scope_rises,
+                                  treatment_caveat)
 from xgen.rundir import locks
 from xgen.world.personas import read_personas
 from xgen.world.store import EVAL_SPLIT, open_world
@@ -74,6 +75,7 @@ class ClaimsTable:
   caveats: list[str]
   refusal: dict = dataclasses.field(default_factory=dict)  # cell -> eval family -> refusal rate
   rises: list = dataclasses.field(default_factory=list)    # RewardRise per metric and condition (training)
+  scope_rises: list = dataclasses.field(default_factory=list)  # trait-all's RewardRise per trait and domain
 
 
 def significance_options(workdir: str | Path) -> dict:
@@ -148,10 +150,11 @@ def claims_table(workdir: str | Path, analysis: StudyAnalysis) -> ClaimsTable:
   header = hd.header_items(records.study, records.cells, analysis.deltas, samples=evals.samples,
                            pretrain_seconds=records.pretrain_seconds, rl_seconds=records.rl_seconds,
                            conditions=analysis.conditions)
-  rises = reward_rises(workdir)
+  cells = finished_cells(workdir)
+  rises = reward_rises(cells)
   treatment = treatment_caveat(rises)
   caveats = hd.caveats(records.study, analysis.deltas) + ([treatment] if treatment else [])
-  return ClaimsTable(rows, header, caveats, evals.refusal, rises)
+  return ClaimsTable(rows, header, caveats, evals.refusal, rises, scope_rises(cells))
 
 
 def write_claims(directory: Path, table: ClaimsTable) -> list[Path]:
@@ -317,7 +320,7 @@ def fill_analysis(directory: Path, workdir: str | Path, analysis: StudyAnalysis,
   paths.append(write_report(directory / REPORT_FILE, title=title, summary_lines=summary_lines(analysis),
                             matrices=list(analysis.matrices.values()), deltas=analysis.deltas,
                             curves=training_curves(workdir), refusal=refusal,
-                            notes=report_notes(analysis) + rise_lines(table.rises) + scope_line(scope_rises(workdir)),
+                            notes=report_notes(analysis) + rise_lines(table.rises) + scope_line(table.scope_rises),
                             header=table.header, caveats=table.caveats, claims=table.rows,
                             sections=persistence_sections(analysis)))
   return paths

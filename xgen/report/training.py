@@ -24,14 +24,20 @@ def metric_points(rows: Sequence[dict], metric: str) -> list[tuple[int, float]]:
           if isinstance(row.get(metric), (int, float)) and isinstance(row.get("step"), int)]
 
 
-def finished_cells(workdir: str | Path):
-  """(entry, condition, study seed, metric rows, last step) of every finished cell that names its condition."""
+FinishedCell = tuple  # (entry, condition, study seed, metric rows, last step), from ``finished_cells``
+
+
+def finished_cells(workdir: str | Path) -> list[FinishedCell]:
+  """(entry, condition, study seed, metric rows, last step) of every finished cell that names its condition:
+  each metrics.jsonl read once, for ``reward_rises`` and ``scope_rises`` both."""
+  out = []
   for entry in rundir.list_cells(workdir):
     if entry.status.get("state") != rundir.DONE or entry.problem or not entry.record.get("condition"):
       continue
     rows = rundir.read_jsonl(rundir.metrics_path(entry.directory))
     last_step = max((row["step"] for row in rows if isinstance(row.get("step"), int)), default=0)
-    yield entry, entry.record["condition"], entry.record.get("seed", 0), rows, last_step
+    out.append((entry, entry.record["condition"], entry.record.get("seed", 0), rows, last_step))
+  return out
 
 
 def rises_of(series: dict, last_steps: dict) -> list[RewardRise]:
@@ -45,12 +51,13 @@ def rises_of(series: dict, last_steps: dict) -> list[RewardRise]:
   return rises
 
 
-def reward_rises(workdir: str | Path) -> list[RewardRise]:
+def reward_rises(cells: Sequence[FinishedCell]) -> list[RewardRise]:
   """Per metric (trait, then standard reward) and condition (in name order), the rise over the finished cells of
-  that condition, each paired by its study seed; conditions that never logged the metric are left out."""
+  that condition (``finished_cells``), each paired by its study seed; conditions that never logged the metric are
+  left out."""
   series: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {TRAIT_REWARD: {}, STANDARD_REWARD: {}}
   last_steps: dict[str, int] = {}
-  for entry, condition, run_seed, rows, last_step in finished_cells(workdir):
+  for entry, condition, run_seed, rows, last_step in cells:
     generic = (entry.record.get("mixture") or {}).get("reward_mode") == "generic"
     for metric, by_condition in series.items():
       points = metric_points(rows, metric)
@@ -61,12 +68,13 @@ def reward_rises(workdir: str | Path) -> list[RewardRise]:
   return rises_of(series, last_steps)
 
 
-def scope_rises(workdir: str | Path, condition: str = TREATED) -> list[RewardRise]:
+def scope_rises(cells: Sequence[FinishedCell], condition: str = TREATED) -> list[RewardRise]:
   """``condition``'s trait reward rise on each trait (``reward/trait/all/<trait>/mean``) and each domain
-  (``reward/trait/<domain>/mean``) its cells logged, traits first; each rise's ``condition`` names its scope."""
+  (``reward/trait/<domain>/mean``) its cells (``finished_cells``) logged, traits first; each rise's
+  ``condition`` names its scope."""
   series: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {}
   last_steps: dict[str, int] = {}
-  for _, name, run_seed, rows, last_step in finished_cells(workdir):
+  for _, name, run_seed, rows, last_step in cells:
     if name != condition:
       continue
     for metric in {key for row in rows for key in row if key.startswith(SCOPE_PREFIX) and key.endswith("/mean")}:
