@@ -154,3 +154,15 @@ def main() -> None:
 
 if __name__ == "__main__":
   sys.exit(main())
+
+
+def test_twins_told_apart_change_the_item_part_and_clustered_they_equal_one_item():
+  rng = np.random.default_rng(1)
+  base = (rng.random((3, 40)) < 0.4).astype(float)
+  cond = (rng.random((3, 40)) < 0.5).astype(float)
+  doubled = [(np.repeat(cond, 2, axis=1), np.repeat(base, 2, axis=1))]
+  plain = run_t_test([(cond, base)], pair_seeds=True)
+  clustered = run_t_test(doubled, pair_seeds=True, clusters=[np.repeat(np.arange(40), 2)])
+  unclustered = run_t_test(doubled, pair_seeds=True)
+  assert clustered.p_value == pytest.approx(plain.p_value, rel=1e-9)
+  assert unclustered.p_value < plain.p_value - 0.01  # each twin counted as an item: half the item variance
