@@ -229,8 +229,8 @@ def _prefill(graphdef: nnx.GraphDef, state: nnx.State, tokens: jax.Array, valid:
   batch, length = tokens.shape
   cache = init_cache(model.config, batch, length + max_new_tokens)
   mask = jnp.pad(causal_mask(valid), ((0, 0), (0, 0), (0, max_new_tokens)))
-  logits, cache = model(tokens, _prompt_positions(valid), mask, cache, 0)
-  return logits[:, -1], cache
+  hidden, cache = model.hidden(tokens, _prompt_positions(valid), mask, cache, 0)
+  return model.logits(hidden[:, -1]), cache  # the head on the last position only: no other logit is read
 
 
 # The cache is donated: it is by far the largest buffer here ([B, P + N, kv_heads, head_dim] per

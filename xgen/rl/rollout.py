@@ -3,9 +3,14 @@
 An episode is one scenario answered once. A scenario with follow-ups has several stages; stage
 ``s``'s prompt is the conversation shown to the model given its own replies to stages ``< s``
 (``Scenario.stage_messages``), so the stages of all episodes are sampled one stage at a time, every
-episode that has that stage in one batch. Rows are sampled in chunks of a fixed size (the last one
-padded with copies of its first prompt, whose outputs are dropped) so that the sampler compiles
-one program per prompt-length bucket, whatever the number of episodes.
+episode that has that stage in one batch. Rows are sampled in chunks of a fixed size so that the
+sampler compiles one program per prompt-length bucket, whatever the number of episodes; a last, shorter
+chunk is padded with copies of its first prompt (outputs dropped) up to a power of two of at least
+``ROW_BUCKET`` rows, not to the full chunk size, since a chunk costs in proportion to its rows (and a few
+row counts keep the programs few). Greedy rows are taken in
+order of prompt length (a greedy row's output does not depend on its neighbours or its key), so a
+chunk's prompts are padded to about their own length; sampled rows keep their order, as a row's draw
+depends on its chunk and its place in it.
 
 The key of chunk ``c`` of stage ``s`` is ``fold_in(fold_in(key, s), c)``: the same key, scenarios
 and chunk size give the same episodes. The RL trainer samples its groups here (each scenario
@@ -43,23 +48,36 @@ class Episode:
     return sum(len(c) for c in self.completions)
 
 
-def _chunks(count: int, size: int) -> list[range]:
-  return [range(start, min(start + size, count)) for start in range(0, count, size)]
+ROW_BUCKET = 16  # A last, shorter chunk is padded to a power of two of at least this many rows.
+
+
+def _chunks(order: Sequence[int], size: int) -> list[list[int]]:
+  return [list(order[start:start + size]) for start in range(0, len(order), size)]
+
+
+def padded_rows(rows: int, chunk_size: int) -> int:
+  """How many rows a chunk of ``rows`` prompts is sampled as: the smallest power of two of at least
+  ``ROW_BUCKET`` that holds them, never more than the chunk size."""
+  return min(chunk_size, max(ROW_BUCKET, 1 << (rows - 1).bit_length()))
 
 
 def sample_stage(model: Transformer, prompts: Sequence[Sequence[int]], config: SamplingConfig, key: jax.Array,
                  *, chunk_size: int, pad_id: int) -> list[tuple[list[int], list[float]]]:
-  """(generated ids, their log-probs) per prompt, sampled ``chunk_size`` rows at a time."""
-  results: list[tuple[list[int], list[float]]] = []
-  for index, rows in enumerate(_chunks(len(prompts), chunk_size)):
+  """(generated ids, their log-probs) per prompt, in the prompts' order, sampled ``chunk_size`` rows at a
+  time (greedy rows grouped by prompt length)."""
+  order = list(range(len(prompts)))
+  if config.greedy:
+    order.sort(key=lambda i: len(prompts[i]))
+  results: list[tuple[list[int], list[float]] | None] = [None] * len(prompts)
+  for index, rows in enumerate(_chunks(order, chunk_size)):
     chunk = [prompts[i] for i in rows]
-    chunk += [chunk[0]] * (chunk_size - len(chunk))
+    chunk += [chunk[0]] * (padded_rows(len(chunk), chunk_size) - len(chunk))
     out = generate(model, chunk, config, jax.random.fold_in(key, index), pad_id=pad_id)
     tokens, logprobs, lengths = jax.device_get((out.tokens, out.logprobs, out.lengths))
     tokens, logprobs, lengths = np.asarray(tokens), np.asarray(logprobs), np.asarray(lengths)
-    for row in range(len(rows)):
+    for row, i in enumerate(rows):
       n = int(lengths[row])
-      results.append((tokens[row, :n].tolist(), logprobs[row, :n].tolist()))
+      results[i] = (tokens[row, :n].tolist(), logprobs[row, :n].tolist())
   return results
 
 
