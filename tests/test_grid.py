@@ -222,6 +222,12 @@ def test_executors_train_every_cell(executor, tiny_run, tmp_path, monkeypatch):
   for cell in ("x.s0", "x.s1"):
     assert json.loads((workdir / "cells" / cell / "status.json").read_text())["state"] == "done"
     assert (workdir / "logs" / f"{cell}.log").exists()
+  if executor == "subprocess":  # two cells at once train the same parameters as one after the other here
+    alone = copy_run(tiny_run, tmp_path / "alone")
+    run_cells("inprocess", alone, _cells(alone), lambda outcome: None)
+    for cell in ("x.s0", "x.s1"):
+      fingerprints = [json.loads((w / "cells" / cell / "cell.json").read_text())["fingerprint"] for w in (workdir, alone)]
+      assert fingerprints[0] == fingerprints[1], cell
 
 
 def test_a_failing_cell_does_not_stop_the_others(tiny_run, tmp_path):
