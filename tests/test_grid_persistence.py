@@ -158,3 +158,21 @@ def test_xgen_attack_trains_and_evaluates_one_checkpoint_and_resumes(tiny_run, t
     assert rows == ["capability.health.jsonl.gz", "capability.law.jsonl.gz"]
   code, out, err = run_cli(capsys, "attack", "--workdir", str(workdir), "--cell", "base", *ATTACK_FLAGS)
   assert code == 0 and "(0 checkpoint x suite pairs written)" in out, out + err
+
+
+def test_evaluation_in_two_worker_processes_writes_the_same_files(launched, tmp_path):
+  import shutil
+  workdir = tmp_path / "w"
+  shutil.copytree(launched, workdir, ignore=shutil.ignore_patterns("eval", "analysis", "locks"))
+  study = tmp_path / "study.gin"
+  study.write_text(STUDY)
+  done = subprocess.run([sys.executable, "-m", "xgen.cli", "grid", "launch", "--workdir", str(workdir), "--gin_file",
+                         str(study), "--parallel", "2"], capture_output=True, text=True, timeout=900)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "in 2 processes" in done.stdout + done.stderr
+  files = sorted(p.relative_to(launched / "eval") for p in (launched / "eval").rglob("*.jsonl.gz"))
+  assert len(files) > 20 and files == sorted(p.relative_to(workdir / "eval") for p in (workdir / "eval").rglob("*.gz"))
+  for path in files:
+    assert (workdir / "eval" / path).read_bytes() == (launched / "eval" / path).read_bytes(), path
+  for name in ("claims.json", "matrix.csv"):
+    assert (workdir / "analysis" / name).read_bytes() == (launched / "analysis" / name).read_bytes(), name

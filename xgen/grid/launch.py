@@ -6,7 +6,8 @@
 3. every final checkpoint (and the base, as ``pre-rl``) on every eval suite (the world's, and those of
    the imports ``StudyConfig.extra_suites`` names, checked before any training), skipping the
    (checkpoint, suite) pairs already written from the same parameters; a damaged checkpoint is
-   reported and skipped (``LaunchResult.damaged``);
+   reported and skipped (``LaunchResult.damaged``); with ``parallel`` > 1 on a subprocess or Ray executor,
+   spread over that many worker processes (``xgen.grid.eval_pool``);
 4. the persistence protocols the study asks for (``xgen.grid.persistence``): the attack of each arm,
    then the arms under each persona and at each attack budget point, resumed like the rest;
 5. the analysis: the whole of ``W/analysis/`` (matrices, heatmaps, ``report.html``, ``launch.json``),
@@ -28,9 +29,11 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from xgen import rundir
-from xgen.eval.crosseval import (EvalConfig, EvalSummary, checkpoints_to_evaluate, cross_evaluate, eval_suites,
-                                  pending_suites)
+from xgen.eval.crosseval import (CheckpointRef, EvalConfig, EvalSummary, checkpoints_to_evaluate, cross_evaluate,
+                                  describe, eval_suites, pending_suites)
 from xgen.eval.suites import check_imports, unjudged
+from xgen.graders.judge import active_judge
+from xgen.grid import eval_pool
 from xgen.grid.executors import Outcome, run_cells
 from xgen.grid.persistence import (Protocols, arm_refs, evaluate_protocols, protocol_pairs, run_attacks,
                                    study_protocols)
@@ -200,7 +203,7 @@ def launch(workdir: str | Path, configs: StudyConfigs, *, executor: str = "inpro
   include_base = any(not c.trained for c in conditions)
   say(f"evaluating {len(done_cells)} cells" + (" and the base" if include_base else "") + " on every eval suite")
   summary = evaluate_study(workdir, model_config, configs.eval, done_cells, include_base, protocols, say, clock,
-                           imports=imports)
+                           imports=imports, workers=parallel if executor != "inprocess" else 1)
 
   try:
     with clock("statistics"):
@@ -226,11 +229,12 @@ def check_extra_suites(workdir: Path, imports: tuple[str, ...]) -> None:
 
 def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig, cells: list[str],
                    include_base: bool, protocols: Protocols, say: Callable[[str], None],
-                   clock: StageClock | None = None, *, imports: tuple[str, ...] = ()) -> EvalSummary:
+                   clock: StageClock | None = None, *, imports: tuple[str, ...] = (), workers: int = 1) -> EvalSummary:
   """The pending (checkpoint, suite) pairs of ``cells`` (and the base) on the world's suites and those of
   ``imports``, then the persistence protocols on the arms among them (attacks first; world suites only),
   with one progress bar; each checkpoint is listed and fingerprinted once. ``clock`` times the attacks,
-  the plain evaluation and the protocols' evaluation apart."""
+  the plain evaluation and the protocols' evaluation apart. ``workers`` > 1 spreads both over that many
+  processes (``xgen.grid.eval_pool``; not with imported suites or a judge model, which stay in process)."""
   clock = clock or StageClock()
   everything = eval_suites(workdir, imports)
   waiting = unjudged(everything)  # none after check_extra_suites, unless the judge went away since
@@ -243,6 +247,9 @@ def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig,
   total = sum(len(pending_suites(workdir, r, suites)) for r in refs if r.problem is None)
   total += protocol_pairs(workdir, arms, protocols)
   with tqdm(total=total, desc="eval", unit="suite", dynamic_ncols=True) as bar:
+    if workers > 1 and not imports and active_judge() is None:
+      return _evaluate_in_workers(workdir, model_config, config, refs, arms, protocols, workers, bar.update, say,
+                                  clock, damaged)
     with clock("evaluation"):
       summary = cross_evaluate(workdir, model_config, config, refs=refs, progress=bar.update, announce=say,
                                imports=imports)
@@ -250,6 +257,34 @@ def evaluate_study(workdir: Path, model_config: ModelConfig, config: EvalConfig,
       damaged.update(evaluate_protocols(workdir, arms, model_config, config, protocols, progress=bar.update,
                                         say=say))
   return dataclasses.replace(summary, damaged={**summary.damaged, **damaged})
+
+
+def _evaluate_in_workers(workdir: Path, model_config: ModelConfig, config: EvalConfig, refs: list[CheckpointRef],
+                         arms: list[CheckpointRef], protocols: Protocols, workers: int,
+                         progress: Callable[[int], None], say: Callable[[str], None], clock: StageClock,
+                         damaged: dict[str, str]) -> EvalSummary:
+  """``evaluate_study``'s evaluation and protocols, one checkpoint (or arm) per unit of ``eval_pool``."""
+  for ref in refs:
+    if ref.problem is not None:
+      damaged[describe(ref)] = ref.problem
+      say(f"skipping {describe(ref)}: {ref.problem}")
+  plain, written = eval_pool.units(eval_pool.PLAIN, refs), [0]
+
+  def plain_progress(files: int) -> None:
+    written[0] += files
+    progress(files)
+
+  with clock("evaluation"):
+    say(eval_pool.describe_units(plain, workers))
+    damaged.update(eval_pool.evaluate_units(workdir, model_config, config, protocols, plain, workers, plain_progress,
+                                            say))
+  if protocols.active:
+    arm_units = eval_pool.units(eval_pool.PROTOCOLS, arms)
+    with clock("protocol evaluation"):
+      say(eval_pool.describe_units(arm_units, workers))
+      damaged.update(eval_pool.evaluate_units(workdir, model_config, config, protocols, arm_units, workers,
+                                              progress, say))
+  return EvalSummary(tuple(refs), written[0], damaged)
 
 
 def publish_when_free(workdir: Path, analysis: StudyAnalysis, *, title: str, launch: dict,
