@@ -95,7 +95,7 @@ def add_grid(commands: argparse._SubParsersAction) -> None:
   add_common_flags(grid_launch)
   grid_launch.add_argument("--executor", choices=("inprocess", "subprocess", "ray"), default="inprocess")
   grid_launch.add_argument("--parallel", type=at_least(1), default=1, metavar="N",
-                           help="train N cells at once in subprocesses")
+                           help="train N cells at once in subprocesses, and evaluate in N worker processes")
   grid_launch.add_argument("--retry_failed", action="store_true", help="train failed or diverged cells again")
   grid_launch.add_argument("--ray_address", help="a Ray cluster to join (default: start a local one)")
   grid_launch.set_defaults(run=cmd_grid_launch)
@@ -112,9 +112,9 @@ def add_reproduce(commands: argparse._SubParsersAction) -> None:
   reproduce.add_argument("--study", default="reference", help="the study's name: gin/studies/STUDY.gin "
                                                               "(default: reference)")
   reproduce.add_argument("--parallel", type=at_least(1), default=2, metavar="N",
-                         help="train N cells at once in subprocesses (default 2: on a 2-core CPU two cells at once "
-                              "train about 1.4 times as fast as one after the other; the cells are bit-identical "
-                              "either way); 1 trains them one by one in this process")
+                         help="train N cells, and evaluate N checkpoints, at once in subprocesses (default 2: on a "
+                              "2-core CPU two at once run about 1.4 times as fast as one after the other; the "
+                              "cells and eval files are bit-identical either way); 1 does all in this process")
   reproduce.set_defaults(run=cmd_reproduce)
 
 
