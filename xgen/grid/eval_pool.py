@@ -92,8 +92,8 @@ def evaluate_units(workdir: Path, model_config: ModelConfig, config: EvalConfig,
 
 
 def describe_units(todo: Sequence[Unit], workers: int) -> str:
-  """``evaluating 19 checkpoints in 2 processes`` (or in this process)."""
+  """``evaluating 19 checkpoints on every suite in 2 processes`` (or in this process)."""
   names = sorted({describe(unit.ref) for unit in todo})
   where = f"in {workers} processes" if workers > 1 and len(todo) > 1 else "in this process"
-  what = "checkpoints" if all(unit.kind == PLAIN for unit in todo) else "arms' protocols"
+  what = "checkpoints on every suite" if all(unit.kind == PLAIN for unit in todo) else "arms' protocols"
   return f"evaluating {len(names)} {what} {where}"
