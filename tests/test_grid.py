@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from xgen.grid.executors import Outcome, run_cells
+from xgen.train.checkpoints import checkpoint_fingerprint
 from xgen.data.mixtures import MixtureConfig
 from xgen.grid.study import (Cell, StudyConfig, condition_name, expand_condition, mixture_bindings, study_cells,
                               study_conditions)
@@ -226,7 +227,8 @@ def test_executors_train_every_cell(executor, tiny_run, tmp_path, monkeypatch):
     alone = copy_run(tiny_run, tmp_path / "alone")
     run_cells("inprocess", alone, _cells(alone), lambda outcome: None)
     for cell in ("x.s0", "x.s1"):
-      fingerprints = [json.loads((w / "cells" / cell / "cell.json").read_text())["fingerprint"] for w in (workdir, alone)]
+      # the parameters' digests (cell.json's "fingerprint" is the resume key: the settings, not the parameters)
+      fingerprints = [checkpoint_fingerprint(w / "cells" / cell, 2) for w in (workdir, alone)]
       assert fingerprints[0] == fingerprints[1], cell
 
 
