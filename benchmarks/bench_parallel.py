@@ -66,9 +66,9 @@ def evaluate(workdir: Path, workers: int) -> float:
   from xgen.grid.persistence import Protocols
   from xgen.train.sft import saved_model_config
   start = time.perf_counter()
-  todo = eval_pool.units(eval_pool.PLAIN, checkpoints_to_evaluate(workdir))
   eval_pool.evaluate_units(workdir, saved_model_config(rundir.base_dir(workdir)), EvalConfig(max_new_tokens=48),
-                           Protocols((), None, ()), todo, workers, lambda files: None, print)
+                           Protocols((), None, ()), eval_pool.PLAIN, checkpoints_to_evaluate(workdir), workers,
+                           lambda files: None, print)
   return time.perf_counter() - start
 
 

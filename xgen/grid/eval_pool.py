@@ -17,7 +17,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from xgen.eval.crosseval import CheckpointRef, EvalConfig, cross_evaluate, describe
+from xgen.eval.crosseval import CheckpointRef, EvalConfig, cross_evaluate
 from xgen.grid.persistence import Protocols, evaluate_protocols
 from xgen.models.config import ModelConfig
 
@@ -78,22 +78,20 @@ def run_units(workdir: Path, model_config: ModelConfig, config: EvalConfig, prot
     yield from pool.imap_unordered(_run_in_worker, jobs)
 
 
-def evaluate_units(workdir: Path, model_config: ModelConfig, config: EvalConfig, protocols: Protocols,
-                   todo: Sequence[Unit], workers: int, progress: Callable[[int], None],
-                   say: Callable[[str], None]) -> dict[str, str]:
-  """Runs ``todo``, reporting the files each unit wrote to ``progress``; returns the damaged checkpoints."""
-  damaged: dict[str, str] = {}
+def evaluate_units(workdir: Path, model_config: ModelConfig, config: EvalConfig, protocols: Protocols, kind: str,
+                   refs: Sequence[CheckpointRef], workers: int, progress: Callable[[int], None],
+                   say: Callable[[str], None]) -> tuple[int, dict[str, str]]:
+  """The ``kind`` units of ``refs``' readable checkpoints, ``workers`` at a time, each unit's files reported to
+  ``progress`` as it finishes; (eval files written, damaged checkpoint -> why)."""
+  todo = units(kind, refs)
+  what = "checkpoints on every suite" if kind == PLAIN else "arms' protocols"
+  say(f"evaluating {len(todo)} {what} " + (f"in {workers} processes" if workers > 1 and len(todo) > 1
+                                             else "in this process"))
+  written, damaged = 0, {}
   for result in run_units(workdir, model_config, config, protocols, todo, workers):
     progress(result.written)
+    written += result.written
     for name, problem in result.damaged.items():
       say(f"skipping {name}: {problem}")
     damaged.update(result.damaged)
-  return damaged
-
-
-def describe_units(todo: Sequence[Unit], workers: int) -> str:
-  """``evaluating 19 checkpoints on every suite in 2 processes`` (or in this process)."""
-  names = sorted({describe(unit.ref) for unit in todo})
-  where = f"in {workers} processes" if workers > 1 and len(todo) > 1 else "in this process"
-  what = "checkpoints on every suite" if all(unit.kind == PLAIN for unit in todo) else "arms' protocols"
-  return f"evaluating {len(names)} {what} {where}"
+  return written, damaged

@@ -268,23 +268,15 @@ def _evaluate_in_workers(workdir: Path, model_config: ModelConfig, config: EvalC
     if ref.problem is not None:
       damaged[describe(ref)] = ref.problem
       say(f"skipping {describe(ref)}: {ref.problem}")
-  plain, written = eval_pool.units(eval_pool.PLAIN, refs), [0]
-
-  def plain_progress(files: int) -> None:
-    written[0] += files
-    progress(files)
-
   with clock("evaluation"):
-    say(eval_pool.describe_units(plain, workers))
-    damaged.update(eval_pool.evaluate_units(workdir, model_config, config, protocols, plain, workers, plain_progress,
-                                            say))
+    written, plain_damaged = eval_pool.evaluate_units(workdir, model_config, config, protocols, eval_pool.PLAIN, refs,
+                                                      workers, progress, say)
+  damaged.update(plain_damaged)
   if protocols.active:
-    arm_units = eval_pool.units(eval_pool.PROTOCOLS, arms)
     with clock("protocol evaluation"):
-      say(eval_pool.describe_units(arm_units, workers))
-      damaged.update(eval_pool.evaluate_units(workdir, model_config, config, protocols, arm_units, workers,
-                                              progress, say))
-  return EvalSummary(tuple(refs), written[0], damaged)
+      damaged.update(eval_pool.evaluate_units(workdir, model_config, config, protocols, eval_pool.PROTOCOLS, arms,
+                                              workers, progress, say)[1])
+  return EvalSummary(tuple(refs), written, damaged)
 
 
 def publish_when_free(workdir: Path, analysis: StudyAnalysis, *, title: str, launch: dict,
