@@ -9,8 +9,8 @@ seeds 0 and 1) with the subprocess executor one at a time and two at a time, in 
 then evaluates the base and both cells on every eval suite in process and in two worker processes
 (``xgen.grid.eval_pool``). Both ways must give the same cell parameters and the same eval files. No process
 reads a compilation cache, so each way compiles its programs itself: with only 3 checkpoints each worker's
-compilation weighs as much as its share of the evaluation (2026-12-03, --quick, two runs: cells 1.32x and 1.30x, evaluation
-0.94x and 1.10x); a study's 19 checkpoints spread it thinner. The last line is
+compilation weighs as much as its share of the evaluation (2026-12-03, --quick, two runs: cells 1.32x and
+1.30x, evaluation 0.94x and 1.10x); a study's 19 checkpoints spread it thinner. The last line is
 machine-readable:
 
   bench_parallel: cells_serial_s=... cells_parallel_s=... cells_speedup=... eval_serial_s=... eval_parallel_s=...
@@ -43,8 +43,8 @@ def xgen(*argv: str) -> None:
 
 def cells(steps: int) -> list[Cell]:
   return [Cell(f"trait-all.s{seed}", "trait-all", seed, ("runs/rl.gin",),
-               (f"TRAIN_STEPS = {steps}", f"RLConfig.checkpoint_every = {steps}", f"RLConfig.warmup_steps = {steps // 4}",
-                *CELL_BINDINGS, f"SEED = {seed}"))
+               (f"TRAIN_STEPS = {steps}", f"RLConfig.checkpoint_every = {steps}",
+                f"RLConfig.warmup_steps = {steps // 4}", *CELL_BINDINGS, f"SEED = {seed}"))
           for seed in (0, 1)]
 
 
