@@ -14,45 +14,35 @@ sampling: with 3 seeds and the run term dominating the factor approaches 5.65 in
 the run variance from 3 runs costs.
 
 Model of a score: baseline run k on item i of suite s scores mu_i + r_k,s + e_k,i: mu_i the item's difficulty
-(cancels in the paired difference), r_k,s the run's shift on suite s (the runs of one family share much of
-it: suites are NOT independent), e_k,i the run x item noise (independent over runs and items). Then
+(cancels in the paired difference), r_k,s the run's shift on suite s (the runs of one family share some of it:
+suites are NOT independent), e_k,i the run x item noise (independent over runs and items). The A/A arm (the
+baseline trained again on other seeds) is the same training, so its runs and the baseline's are R = K + K'
+runs of one condition; both variances are estimated from all R of them, on the items both arms have:
 
   SE^2 = V_item + V_run
 
   V_item = (1 / S^2) sum_s v_s / n_s   (the variance of a mean of S suite means, items independent across
-           suites), v_s the variance of a per-item difference between two arms of K seeds, 2 sigma_e^2 / K:
-           - with an A/A arm (the baseline trained again on K' other seeds) on suite s: the sample variance
-             (ddof 1) of its per-item differences d_i = mean over A/A seeds - mean over baseline seeds,
-             rescaled from K' vs K seeds to K vs K by c = (2 / K) / (1 / K' + 1 / K) (c = 1 when K' = K);
-           - else with K >= 2: 2 MS_res,s / K, MS_res,s the run x item residual mean square of the baseline's
-             [K, n_s] scores (the two-way ANOVA of ``variance.run_component``), an unbiased sigma_e^2;
-           - else (one seed, no A/A arm): 2 x the baseline's variance over items (ddof 1), which also holds the
-             difficulty spread that pairing cancels: an upper bound on the item term.
-  V_run  = the run variance of the family mean delta (not of each suite: it is not divided by S), the larger of
-           the two estimates below where both exist (each has few degrees of freedom and is clipped at 0, so
-           either alone can come out 0 while the other sees the runs differ; ``run_variance``):
-           - with an A/A arm: ``transfer.aa_run_variance``'s value for the family (the mean over its suites of
-             A/A delta^2 - the delta's item variance, clipped at 0) x c. It is a suite delta's run variance taken
-             as the family mean's, i.e. the run shift is assumed shared by all the family's suites; a shift
-             that differs between suites averages down, so this is an upper bound (var of a mean <= mean of the
-             variances). The A/A arm is unpaired with the baseline, so any run component a seed pair shares
-             (data stream, sampling key) is not cancelled either: conservative again for paired seeds;
-           - else with K >= 2: 2 sigma_R^2 / K, sigma_R^2 = var_k(m_k) (ddof 1) - (1 / S^2) sum_s MS_res,s / n_s,
-             clipped at 0, m_k run k's family mean (mean over suites of its suite means). The subtracted term is
-             the item noise each run's mean carries, already in V_item (the ANOVA estimator of
-             ``variance.delta_run_variance``, applied to the family mean); unpaired seeds, so conservative;
-           - else: unknown. run_se is then NaN and se, mde come from V_item alone: the MDE leaves run-to-run
-             variation out and is reported as a lower bound ("at least"; ``FamilyPower.lower_bound``), even
-             though its item part is itself an upper bound, because run variation usually dominates.
+           suites), v_s = 2 MS_res,s / K the variance of a per-item difference between two arms of K seeds,
+           MS_res,s the run x item residual mean square of the suite's [R, n_s] scores (the two-way ANOVA of
+           ``variance.run_component``), an unbiased sigma_e^2; with one run, 2 x its variance over items
+           (ddof 1), which also holds the difficulty spread that pairing cancels: an upper bound.
+  V_run  = 2 sigma_R^2 / K, sigma_R^2 the run variance of the family mean itself (not of each suite: a shift
+           that differs between a family's suites averages down in their mean, one they share does not):
+           var_r(m_r) (ddof 1) - (1 / S^2) sum_s MS_res,s / n_s, clipped at 0, m_r run r's family mean (mean
+           over suites of its suite means), the subtracted term the item noise each run's mean carries, already
+           in V_item. R - 1 degrees of freedom: 5 for 3 seeds and a 3-seed A/A arm, where the baseline's seeds
+           alone have 2. Unpaired runs: a run component that a seed pair shares (data stream, sampling key) is
+           not cancelled, so conservative for paired seeds. With one run and no A/A arm it is unknown: run_se
+           is NaN and se, mde come from V_item alone, reported as a lower bound ("at least";
+           ``FamilyPower.lower_bound``), because run variation usually dominates.
 
-Estimates from an A/A arm of one run or from few seeds have few degrees of freedom: an MDE from them is a rough
-figure (a clipped A/A run variance can be 0 by chance), and clipping at 0 biases V_run up. Calibration (tests):
-3 seeds, 4 suites of 40 0/1 items, run shift sd 0.02 shared by the suites; the true MDE is 9.4 points, the
-computed one 10.1 on average from the seeds and 11.1 from an A/A arm; at each study's computed MDE the report's
-significance test (sign-flip over seed pairs and items with the run variance in its null) detects 79-85% of the
-effects, while the bootstrap CI, which also resamples the 3 seed pairs (conservative, see ``bootstrap``),
-excludes 0 in only 57-67%. With ``runs_test`` the t-test over runs detects 86-93% of effects of its computed MDE
-(run shift sd 0.02-0.08): the run variance, the larger of two clipped estimates, leans high.
+A family whose suites the A/A arm does not all have is estimated from the baseline's seeds alone. Estimates
+from few runs have few degrees of freedom: an MDE from them is a rough figure, and clipping at 0 biases V_run
+up. Calibration (tests): 3 seeds, 4 suites of 40 0/1 items, run shift sd 0.02 shared by the suites; the true MDE
+is 9.4 points. With ``runs_test`` the t-test over runs detects 87% (run shift sd 0.02) and 81% (0.08) of effects of its
+computed MDE (a 3-seed A/A arm); the sign-flip test over seed pairs and items with the run variance in its null,
+85% (with an A/A arm) and 81% (the baseline's seeds alone); the bootstrap CI, which also resamples the 3 seed
+pairs (conservative, see ``bootstrap``), about 60%.
 
 ``seeds_for``: the fewest seeds per arm at which a family's MDE would reach a target, both variances scaled as
 1 / seeds from the study's own: what it would take, at this variance, to see an effect of that size.
@@ -71,7 +61,6 @@ from scipy.stats import t as t_dist
 
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_of, split_suite
 from xgen.analysis.replicates import satterthwaite
-from xgen.analysis.transfer import aa_run_variance
 
 
 @dataclass(frozen=True)
@@ -86,8 +75,8 @@ class FamilyPower:
   run_se: float       # NaN when unknown (one seed, no A/A arm)
   se: float
   mde: float
-  run_source: str     # "a/a", "seeds" or "none"
-  aa_seeds: int = 0   # the A/A arm's seeds (runs) when run_source is "a/a"
+  run_source: str     # "runs" (the baseline's and the A/A arm's), "seeds" (the baseline's) or "none"
+  aa_seeds: int = 0   # the A/A arm's runs among them when run_source is "runs"
   alpha: float = 0.05
   power: float = 0.8
   df: float = math.inf  # the test's Welch-Satterthwaite degrees of freedom (inf: a z-test)
@@ -99,12 +88,13 @@ class FamilyPower:
     return not math.isfinite(self.run_se)
 
   def text(self) -> str:
-    """"6.1 points (items 3.2, runs 4.0 sd from the A/A arm's 3 runs; 3 seeds)"; "at least ..." without runs."""
+    """"6.1 points (items 3.2, runs 4.0 sd from the baseline's 3 runs and the A/A arm's 3; 3 seeds)"; "at least
+    ..." without runs."""
     if self.lower_bound:
       return (f"at least {100 * self.mde:.1f} points (items {100 * self.item_se:.1f} sd; runs unknown: "
               f"{self.seeds} seed and no A/A arm)")
-    source = (f"the A/A arm's {self.aa_seeds} run{'s' if self.aa_seeds != 1 else ''}" if self.run_source == "a/a"
-              else "the baseline's seeds")
+    mine = f"the baseline's {self.seeds} run{'s' if self.seeds != 1 else ''}"
+    source = f"{mine} and the A/A arm's {self.aa_seeds}" if self.run_source == "runs" else mine
     test = "" if math.isinf(self.df) else f"; t-test over runs, {self.df:.1f} df"
     return (f"{100 * self.mde:.1f} points (items {100 * self.item_se:.1f}, runs {100 * self.run_se:.1f} sd "
             f"from {source}; {self.seeds} seed{'s' if self.seeds != 1 else ''}{test})")
@@ -149,60 +139,48 @@ def residual_mean_square(runs: np.ndarray) -> float:
   return float((residual ** 2).sum()) / ((n_runs - 1) * (n_items - 1))
 
 
-def rescale(aa_seeds: int, seeds: int) -> float:
-  """c: a variance of an A/A delta (aa_seeds vs seeds) as that of a delta of two arms of ``seeds`` seeds."""
-  return (2.0 / seeds) / (1.0 / aa_seeds + 1.0 / seeds)
+def item_variance(runs: np.ndarray, seeds: int) -> float:
+  """v_s / n_s of one suite's delta between two arms of ``seeds`` seeds, from its [runs, items] scores."""
+  n_runs, n_items = runs.shape
+  if n_runs >= 2:
+    return 2.0 * residual_mean_square(runs) / (seeds * n_items)
+  return 2.0 * float(runs[0].var(ddof=1)) / n_items
 
 
-def item_variance(base: np.ndarray, aa_diff: np.ndarray | None, c: float) -> float:
-  """v_s / n_s: the item-sampling variance of one suite's delta (see the module docstring)."""
-  n_seeds, n_items = base.shape
-  if aa_diff is not None:
-    return c * float(aa_diff.var(ddof=1)) / n_items
-  if n_seeds >= 2:
-    return 2.0 * residual_mean_square(base) / (n_seeds * n_items)
-  return 2.0 * float(base[0].var(ddof=1)) / n_items
-
-
-def seed_run_variance(bases: Sequence[np.ndarray]) -> float:
-  """2 sigma_R^2 / K of the family mean from the baseline's seeds, clipped at 0; NaN with one seed."""
-  n_seeds = bases[0].shape[0]
-  if n_seeds < 2:
+def run_variance(suites: Sequence[np.ndarray], seeds: int) -> float:
+  """V_run = 2 sigma_R^2 / seeds of a family mean from its suites' [runs, items] scores (the same runs in each),
+  clipped at 0; NaN with one run."""
+  n_runs = suites[0].shape[0]
+  if n_runs < 2:
     return float("nan")
-  family_means = np.mean([b.mean(axis=1) for b in bases], axis=0)  # [seeds]
-  noise = float(np.mean([residual_mean_square(b) / b.shape[1] for b in bases])) / len(bases)
-  return 2.0 * max(0.0, float(family_means.var(ddof=1)) - noise) / n_seeds
+  family_means = np.mean([s.mean(axis=1) for s in suites], axis=0)  # [runs]
+  noise = float(np.mean([residual_mean_square(s) / s.shape[1] for s in suites])) / len(suites)
+  return 2.0 * max(0.0, float(family_means.var(ddof=1)) - noise) / seeds
 
 
-def run_variance(from_aa: float | None, from_seeds: float) -> tuple[float, str]:
-  """(V_run, its source): the larger of the A/A arm's estimate (None without one) and the baseline seeds' (NaN
-  with one seed), since each is a clipped estimate with few degrees of freedom that comes out 0 by chance where
-  the other sees the runs differ; (NaN, "none") with neither."""
-  candidates = [(value, source) for value, source in ((from_aa, "a/a"), (from_seeds, "seeds"))
-                if value is not None and math.isfinite(value)]
-  return max(candidates, key=lambda pair: pair[0]) if candidates else (float("nan"), "none")
-
-
-def aa_item_diffs(scores: Scores, baseline: str, aa_condition: str | None) -> dict[str, np.ndarray]:
-  """suite -> the A/A arm's per-item differences (mean over its seeds - mean over the baseline's)."""
-  if aa_condition is None or aa_condition not in scores:
-    return {}
-  out = {}
-  for suite in common_suites(scores, aa_condition, baseline):
-    ids, aa, base = paired_arrays(scores, aa_condition, baseline, suite)
-    if len(ids) >= 2:
-      out[suite] = aa.mean(axis=0) - base.mean(axis=0)
-  return out
-
-
-def baseline_by_family(scores: Scores, baseline: str) -> dict[str, dict[str, np.ndarray]]:
-  """family -> suite -> the baseline's [seeds, items] scores on the items every seed has (>= 2 items)."""
-  out: dict[str, dict[str, np.ndarray]] = {}
+def runs_by_family(scores: Scores, baseline: str, aa_condition: str | None) -> dict[str, tuple[dict, int]]:
+  """family -> (suite -> [runs, items] scores, the A/A arm's runs among them): the baseline's seeds over the A/A
+  arm's on the items both have where the A/A arm has every suite of the family, else the baseline's alone;
+  suites with fewer than 2 such items are left out."""
+  has_aa = aa_condition is not None and aa_condition in scores
+  shared = set(common_suites(scores, aa_condition, baseline)) if has_aa else set()
+  baseline_only: dict[str, dict[str, np.ndarray]] = {}
+  pooled: dict[str, dict[str, np.ndarray]] = {}
   for suite in common_suites(scores, baseline, baseline):
+    family = split_suite(suite)[0]
     ids, base, _ = paired_arrays(scores, baseline, baseline, suite)
     if len(ids) >= 2:
-      out.setdefault(split_suite(suite)[0], {})[suite] = base
-  return dict(sorted(out.items()))
+      baseline_only.setdefault(family, {})[suite] = base
+    if suite in shared:
+      ids, aa, base = paired_arrays(scores, aa_condition, baseline, suite)
+      if len(ids) >= 2:
+        pooled.setdefault(family, {})[suite] = np.vstack([base, aa])
+  aa_runs = len(seeds_of(scores, aa_condition)) if has_aa else 0
+  out = {}
+  for family, suites in sorted(baseline_only.items()):
+    together = pooled.get(family, {})
+    out[family] = (together, aa_runs) if set(together) == set(suites) else (suites, 0)
+  return out
 
 
 def detectable(v_item: float, v_run: float, *, seeds: int, item_df: float, runs_test: bool, alpha: float,
@@ -239,21 +217,18 @@ def family_power(scores: Scores, baseline: str, *, aa_condition: str | None = "b
   if baseline not in scores:
     raise ValueError(f"baseline {baseline!r} not among the conditions {sorted(scores)}")
   seeds = len(seeds_of(scores, baseline))
-  diffs = aa_item_diffs(scores, baseline, aa_condition)
-  aa_seeds = len(seeds_of(scores, aa_condition)) if diffs else 0
-  c = rescale(aa_seeds, seeds) if diffs else 1.0
-  aa_runs = aa_run_variance(scores, baseline, aa_condition)
   out = []
-  for family, bases in baseline_by_family(scores, baseline).items():
-    v_item = sum(item_variance(b, diffs.get(s), c) for s, b in bases.items()) / len(bases) ** 2
-    v_run, source = run_variance(c * aa_runs[family] if family in aa_runs else None,
-                                 seed_run_variance(list(bases.values())))
-    items = sum(b.shape[1] for b in bases.values())
-    se, df, mde = detectable(v_item, v_run, seeds=seeds, item_df=items - len(bases), runs_test=runs_test,
+  for family, (suites, aa_runs) in runs_by_family(scores, baseline, aa_condition).items():
+    arrays = list(suites.values())
+    v_item = sum(item_variance(a, seeds) for a in arrays) / len(arrays) ** 2
+    v_run = run_variance(arrays, seeds)
+    source = "none" if not math.isfinite(v_run) else "runs" if aa_runs else "seeds"
+    items = sum(a.shape[1] for a in arrays)
+    se, df, mde = detectable(v_item, v_run, seeds=seeds, item_df=items - len(arrays), runs_test=runs_test,
                              alpha=alpha, power=power)
     out.append(FamilyPower(family=family, group="capability" if family in capability_families else "alignment",
-                           suites=len(bases), items=items, seeds=seeds,
+                           suites=len(arrays), items=items, seeds=seeds,
                            item_se=math.sqrt(v_item), run_se=math.sqrt(v_run), se=se, mde=mde,
-                           run_source=source, aa_seeds=aa_seeds if source == "a/a" else 0, alpha=alpha,
-                           power=power, df=df, runs_test=runs_test))
+                           run_source=source, aa_seeds=aa_runs, alpha=alpha, power=power, df=df,
+                           runs_test=runs_test))
   return out
