@@ -11,9 +11,9 @@ import pytest
 
 from xgen.analysis.bootstrap import paired_bootstrap_strata
 from xgen.analysis.permutation import sign_flip_test_strata
-from xgen.analysis.power import (detectable, family_power, minimum_detectable_effect, residual_mean_square,
-                                 seeds_for, z_sum)
+from xgen.analysis.power import detectable, family_power, minimum_detectable_effect, seeds_for, z_sum
 from xgen.analysis.replicates import run_t_test
+from xgen.analysis.variance import residual_mean_square
 from xgen.report.study import StudyAnalysis, power_lines
 
 

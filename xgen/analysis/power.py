@@ -61,6 +61,7 @@ from scipy.stats import t as t_dist
 
 from xgen.analysis.pairs import Scores, common_suites, paired_arrays, seeds_of, split_suite
 from xgen.analysis.replicates import satterthwaite
+from xgen.analysis.variance import residual_mean_square
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,6 @@ def test_degrees(v_runs: float, run_df: float, v_item: float, item_df: float) ->
     return math.inf
   df = satterthwaite([(v_runs, run_df), (v_item, max(item_df, 1.0))])
   return df if math.isfinite(df) else run_df
-
-
-def residual_mean_square(runs: np.ndarray) -> float:
-  """The run x item residual mean square of a [runs >= 2, items >= 2] array (an unbiased sigma_e^2)."""
-  n_runs, n_items = runs.shape
-  residual = runs - runs.mean(axis=0) - runs.mean(axis=1)[:, None] + runs.mean()
-  return float((residual ** 2).sum()) / ((n_runs - 1) * (n_items - 1))
 
 
 def item_variance(runs: np.ndarray, seeds: int) -> float:

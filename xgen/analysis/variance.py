@@ -69,15 +69,19 @@ def variance_split(suites: Sequence[np.ndarray]) -> tuple[float, float, float]:
   return item_variance, item_term, seed_variance
 
 
+def residual_mean_square(runs: np.ndarray) -> float:
+  """The run x item residual mean square of a [runs >= 2, items >= 2] array (an unbiased sigma_e^2)."""
+  n_runs, n_items = runs.shape
+  residual = runs - runs.mean(axis=0) - runs.mean(axis=1)[:, None] + runs.mean()
+  return float((residual ** 2).sum()) / ((n_runs - 1) * (n_items - 1))
+
+
 def run_component(runs: np.ndarray) -> float:
   """The ANOVA estimate of the variance between runs (rows) of a [runs, items] array; NaN with one run."""
   n_runs, n_items = runs.shape
   if n_runs < 2 or n_items < 2:
     return float("nan")
-  run_means = runs.mean(axis=1)
-  residual = runs - runs.mean(axis=0) - run_means[:, None] + runs.mean()
-  ms_residual = float((residual ** 2).sum()) / ((n_runs - 1) * (n_items - 1))
-  return (n_items * float(run_means.var(ddof=1)) - ms_residual) / n_items
+  return (n_items * float(runs.mean(axis=1).var(ddof=1)) - residual_mean_square(runs)) / n_items
 
 
 def delta_run_variance(condition: np.ndarray, baseline: np.ndarray, *, pair_seeds: bool = False) -> float:
